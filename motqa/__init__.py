@@ -1,0 +1,3 @@
+"""motqa: validation and QA for Multiple Object Tracking datasets in the MOTChallenge format."""
+
+__version__ = "0.1.0"

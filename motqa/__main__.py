@@ -1,0 +1,5 @@
+"""`python -m motqa`."""
+
+from motqa.cli import main
+
+main()

@@ -1,0 +1,91 @@
+"""The check ids, their default severities and what each means: one dict, grep a check id here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from motqa.model import Finding, Place, Severity
+
+E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO
+
+
+@dataclass(frozen=True)
+class CheckInfo:
+    id: str
+    severity: Severity
+    summary: str
+
+
+_CHECKS = [
+    # layout and files (found while loading)
+    CheckInfo("no-sequences", E, "the path holds no MOT sequence"),
+    CheckInfo("unsafe-path", E, "a path from the data leaves the sequence folder"),
+    CheckInfo("file-unreadable", E, "a file exists but cannot be read"),
+    CheckInfo("parse-error", E, "a line is not a row of numbers of the format's width"),
+    CheckInfo("seqinfo-invalid", E, "seqinfo.ini lacks a section or key, or a value is not valid"),
+    CheckInfo("seqinfo-missing", I, "no seqinfo.ini (MOT15): length and size inferred from img1/"),
+    CheckInfo("gt-missing", I, "a sequence has no gt/gt.txt (normal for test splits)"),
+    CheckInfo("stray-file", I, "a file in the image folder that is not a frame"),
+    # rows (Pandera schemas)
+    CheckInfo("id-invalid", E, "a track id below 1 (gt), or a det id other than -1 or >= 1"),
+    CheckInfo("box-size", E, "a box of zero or negative width or height"),
+    CheckInfo("conf-flag", E, "gt conf is not the flag 0 or 1"),
+    CheckInfo("class-unknown", E, "a class not in the benchmark's class table"),
+    CheckInfo("visibility-range", E, "visibility outside [0, 1]"),
+    # sequences
+    CheckInfo("frame-count-mismatch", E, "seqLength differs from the frames in the image folder"),
+    CheckInfo("missing-image", E, "a frame in 1..seqLength has no image file"),
+    CheckInfo("frame-out-of-range", E, "an annotation's frame is below 1 or past seqLength"),
+    CheckInfo("box-outside-image", E, "a box lies wholly outside the picture"),
+    CheckInfo("frame-numbering", W, "frames do not start at 1"),
+    CheckInfo("sequence-name-mismatch", W, "the folder name differs from seqinfo.ini's name"),
+    CheckInfo("no-boxes", W, "a sequence with ground truth holds no box"),
+    # tracks
+    CheckInfo("duplicate-id", E, "the same track id twice in one frame"),
+    CheckInfo("track-gap", I, "a track disappears and comes back"),
+    # images
+    CheckInfo("image-unreadable", E, "a frame does not decode completely"),
+    CheckInfo("image-format", E, "a frame holds another format than its extension says (PNG named .jpg)"),
+    CheckInfo("image-size-mismatch", E, "a frame's size differs from imWidth x imHeight"),
+]
+
+CHECKS: dict[str, CheckInfo] = {c.id: c for c in _CHECKS}
+
+# A check that finds more than this many alike in one file or sequence reports them as one
+# finding with a count and the first places.
+FOLD_AT = 10
+
+
+def finding(check: str, message: str, place: Place = Place()) -> Finding:
+    return Finding(check, severity_of(check), message, place)
+
+
+def severity_of(check: str) -> Severity:
+    info = CHECKS.get(check)
+    if info is not None:
+        return info.severity
+    return Severity.ERROR  # gx-* checks carry their own; unknown ids are errors
+
+
+def many(check: str, message: str, places: list[Place], total: int) -> Finding:
+    """One finding for `total` alike occurrences, of which `places` are the first (in order).
+    `message` describes the first; reporters add the count."""
+    return Finding(check, severity_of(check), message, places[0], total, tuple(places[1:FOLD_AT]))
+
+
+def fold(findings: list[Finding]) -> list[Finding]:
+    """Fold findings of one check in one sequence and file into one when there are more than
+    FOLD_AT of them; the order of first appearance is kept."""
+    groups: dict[tuple[str, str | None, str | None], list[Finding]] = {}
+    for f in findings:
+        groups.setdefault((f.check, f.place.sequence, f.place.file), []).append(f)
+    out = []
+    for group in groups.values():
+        total = sum(f.count for f in group)
+        if len(group) == 1 or total <= FOLD_AT:
+            out.extend(group)
+            continue
+        places = [p for f in group for p in (f.place, *f.more)][:FOLD_AT]
+        head = group[0]
+        out.append(Finding(head.check, head.severity, head.message, places[0], total, tuple(places[1:])))
+    return out

@@ -1,0 +1,71 @@
+"""Row checks: the Pandera schemas run lazily, every failure turned into a finding at its line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from motqa.checks.registry import FOLD_AT, finding, many
+from motqa.model import Annotations, Finding, Place, Sequence
+from motqa.schemas import annotation_schema, class_table, pa
+
+_MESSAGES: dict[str, Callable[[str, float, Annotations, Sequence], str]] = {
+    "box-size": lambda col, v, a, s: f"box {col} is {v:g}; a box needs a width and height above 0",
+    "id-invalid": lambda col, v, a, s: (
+        f"track id {v:g} is below 1; gt ids start at 1" if a.kind == "gt"
+        else f"det id {v:g}: det.txt has -1 (or a track id >= 1) in the id column"),
+    "conf-flag": lambda col, v, a, s: f"conf is {v:g}; in gt.txt conf is a flag: 1 (evaluate) or 0 (ignore)",
+    "class-unknown": lambda col, v, a, s: (
+        f"class {v:g} is not in the {s.benchmark} class table (1-{max(class_table(s.benchmark))}); "
+        "was it written as a label list's position?"),
+    "visibility-range": lambda col, v, a, s: f"visibility {v:g} is outside [0, 1]",
+}
+
+
+def place_of(seq: Sequence, ann: Annotations, line: int) -> Place:
+    """Where row `line` (the index) of `ann` is: its file line, or only frame and id when the
+    rows come from a stored dataset."""
+    frame = int(ann.rows.at[line, "frame"])
+    track = int(ann.rows.at[line, "id"])
+    return Place(seq.label, ann.file, line if ann.file else None, frame,
+                 track if ann.kind == "gt" else None)
+
+
+def row_findings(check: str, seq: Sequence, ann: Annotations, lines: np.ndarray,
+                 message: Callable[[int], str]) -> list[Finding]:
+    """Findings for the rows at index values `lines` (in file order), folded past FOLD_AT."""
+    if len(lines) > FOLD_AT:
+        places = [place_of(seq, ann, int(x)) for x in lines[:FOLD_AT]]
+        return [many(check, message(int(lines[0])), places, len(lines))]
+    return [finding(check, message(int(x)), place_of(seq, ann, int(x))) for x in lines]
+
+
+def check_rows(seq: Sequence) -> list[Finding]:
+    out: list[Finding] = []
+    for ann in (seq.gt, seq.det):
+        if ann is None or not len(ann):
+            continue
+        try:
+            annotation_schema(ann.kind, seq.benchmark).validate(ann.rows, lazy=True)
+        except pa.errors.SchemaErrors as e:
+            out += _from_failures(e.failure_cases, seq, ann)
+    return out
+
+
+def _from_failures(cases: pd.DataFrame, seq: Sequence, ann: Annotations) -> list[Finding]:
+    out: list[Finding] = []
+    cases = cases[cases["index"].notna()]
+    for (check, column), group in cases.groupby(["check", "column"], sort=False):
+        group = group.sort_values("index")
+        lines = group["index"].to_numpy(dtype=np.int64)
+        values = dict(zip(lines.tolist(), group["failure_case"].tolist(), strict=True))
+        text = _MESSAGES.get(str(check))
+        if text is None:  # a dtype failure: only possible for rows built from a stored dataset
+            out += row_findings("parse-error", seq, ann, lines,
+                                lambda x: f"{column} has the wrong type ({check})")
+            continue
+        out += row_findings(str(check), seq, ann, lines,
+                            lambda x, t=text, c=str(column): t(c, float(values[x]), ann, seq))
+    return out

@@ -1,0 +1,138 @@
+"""The command line: arguments -> gate -> reporters -> exit code. The only place exit codes are made."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
+
+from motqa import __version__
+from motqa.errors import UsageError
+
+
+class Exit(IntEnum):
+    OK = 0  # no finding at or above the fail level
+    FINDINGS = 1  # findings at or above the fail level (or an ingest refused)
+    CANNOT_RUN = 2  # bad arguments, no such path, a broken suite
+
+
+def _csv_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _gate_options(p: argparse.ArgumentParser) -> None:
+    from motqa.imaging import MODES
+    from motqa.reporters import REPORTERS
+
+    p.add_argument("--format", choices=sorted(REPORTERS), default="text", help="output format (default text)")
+    p.add_argument("--output", "-o", type=Path, help="write the output to this file instead of stdout")
+    p.add_argument("--images", choices=MODES, help="decode every frame (default), read headers only, or skip")
+    p.add_argument("--select", type=_csv_list, action="extend", help="run only these check ids (comma-separated, globs allowed)")
+    p.add_argument("--ignore", type=_csv_list, action="extend", help="do not run these check ids")
+    p.add_argument("--fail-on", choices=["error", "warning", "info"], help="lowest severity that fails (default error)")
+    p.add_argument("--config", type=Path, help="pyproject.toml to read [tool.motqa] from (default ./pyproject.toml)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress display")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from motqa.demo import DEFECTS
+
+    parser = argparse.ArgumentParser(prog="motqa", description="Validate and QA MOTChallenge tracking datasets.")
+    parser.add_argument("--version", action="version", version=f"motqa {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="check a raw MOT download (the gate alone)")
+    p.add_argument("path", type=Path, help="benchmark root, split, or sequence folder")
+    _gate_options(p)
+
+    p = sub.add_parser("demo", help="write a synthetic MOT17-style download")
+    p.add_argument("dir", type=Path, help="folder to create (must be empty or absent)")
+    p.add_argument("--defect", choices=sorted(DEFECTS), help="plant one defect")
+    p.add_argument("--frames", type=int, default=60, help="frames in the first sequence (default 60)")
+
+    sub.add_parser("checks", help="list the check ids and their default severities")
+    return parser
+
+
+def _gate_config(args: argparse.Namespace) -> Any:
+    from motqa.config import load_settings
+    from motqa.gate import GateConfig
+    from motqa.model import Severity
+
+    settings = load_settings(args.config)
+    fail_on = args.fail_on or settings.get("fail-on", "error")
+    return GateConfig(
+        select=args.select if args.select is not None else settings.get("select"),
+        ignore=args.ignore if args.ignore is not None else settings.get("ignore", []),
+        fail_on=Severity.parse(str(fail_on)),
+        images=args.images or settings.get("images", "decode"),
+    )
+
+
+def _emit(args: argparse.Namespace, text: str) -> None:
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+def cmd_validate(args: argparse.Namespace) -> Exit:
+    from motqa.gate import run_gate
+    from motqa.progress import Progress
+    from motqa.reporters import REPORTERS
+    from motqa.sources.layout import discover
+
+    cfg = _gate_config(args)
+    result = run_gate(discover(args.path), cfg, Progress.for_terminal(args.quiet))
+    _emit(args, REPORTERS[args.format](result))
+    return Exit.OK if result.valid else Exit.FINDINGS
+
+
+def cmd_demo(args: argparse.Namespace) -> Exit:
+    from motqa.demo import default_sequences, write_demo
+
+    if args.frames < 12:
+        raise UsageError("--frames must be at least 12")
+    try:
+        place = write_demo(args.dir, args.defect, default_sequences(args.frames))
+    except FileExistsError as e:
+        raise UsageError(f"{e}: motqa demo writes only into an empty or new folder") from None
+    print(f"wrote a MOT17-style download to {args.dir}" + (f" with defect {args.defect} at {place}" if place else ""))
+    return Exit.OK
+
+
+def cmd_checks(args: argparse.Namespace) -> Exit:
+    from motqa.checks.registry import CHECKS
+
+    for c in CHECKS.values():
+        print(f"{c.id:24} {str(c.severity):8} {c.summary}")
+    return Exit.OK
+
+
+COMMANDS = {"validate": cmd_validate, "demo": cmd_demo, "checks": cmd_checks}
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(COMMANDS[args.command](args))
+    except UsageError as e:
+        print(f"motqa: {e}", file=sys.stderr)
+        return int(Exit.CANNOT_RUN)
+    except KeyboardInterrupt:
+        print("motqa: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - a bug must still not print a traceback at a user
+        if os.environ.get("MOTQA_DEBUG"):
+            raise
+        print(f"motqa: internal error: {type(e).__name__}: {e} (set MOTQA_DEBUG=1 for the traceback)",
+              file=sys.stderr)
+        return int(Exit.CANNOT_RUN)
+
+
+def main() -> None:
+    sys.exit(run())

@@ -1,0 +1,122 @@
+"""The gate: loads each sequence in turn, runs the selected checks, folds and counts findings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+from motqa.checks.images import check_images
+from motqa.checks.registry import CHECKS, fold
+from motqa.checks.rows import check_rows
+from motqa.checks.sequences import check_sequence
+from motqa.checks.tracks import check_tracks
+from motqa.errors import UsageError
+from motqa.imaging import MODES
+from motqa.model import Finding, MotDataset, Sequence, Severity
+from motqa.progress import Progress
+
+# What runs on each sequence, in order: (name for selection, function).
+_SEQUENCE_CHECKS: list[Callable[[Sequence], list[Finding]]] = [check_rows, check_sequence, check_tracks]
+
+
+@dataclass
+class GateConfig:
+    select: list[str] | None = None  # check ids or patterns (gx-*); None means all
+    ignore: list[str] = field(default_factory=list)
+    fail_on: Severity = Severity.ERROR
+    images: str = "decode"
+    expectations: list[Path] = field(default_factory=list)  # a team's suite folders
+    shipped_expectations: bool = True
+
+    def __post_init__(self) -> None:
+        if self.images not in MODES:
+            raise UsageError(f"--images must be one of {', '.join(MODES)}, not {self.images!r}")
+        for pattern in [*(self.select or []), *self.ignore]:
+            if not any(c in pattern for c in "*?[") and pattern not in CHECKS and not pattern.startswith("gx-"):
+                raise UsageError(f"unknown check id {pattern!r}; `motqa checks` lists them")
+
+    def wants(self, check: str) -> bool:
+        if self.select is not None and not any(fnmatchcase(check, p) for p in self.select):
+            return False
+        return not any(fnmatchcase(check, p) for p in self.ignore)
+
+
+@dataclass
+class SequenceSummary:
+    """What the report and the JSON say of one sequence."""
+
+    label: str
+    name: str
+    split: str | None
+    frames: int  # frame files on disk (or stored)
+    boxes: int  # gt rows
+    tracks: int
+    det_boxes: int
+    seq_length: int | None
+    width: int | None
+    height: int | None
+    frame_rate: float | None
+    info_from: str
+
+    @classmethod
+    def of(cls, seq: Sequence) -> SequenceSummary:
+        gt = seq.gt
+        return cls(seq.label, seq.name, seq.split, len(seq.frames), len(gt) if gt is not None else 0,
+                   int(gt.rows["id"].nunique()) if gt is not None else 0,
+                   len(seq.det) if seq.det is not None else 0, seq.info.seq_length,
+                   seq.info.im_width, seq.info.im_height, seq.info.frame_rate, seq.info.origin)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class GateResult:
+    source: str
+    kind: str
+    fail_on: Severity
+    findings: list[Finding]
+    sequences: list[SequenceSummary]
+    checks_run: list[str] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return not any(f.severity >= self.fail_on for f in self.findings)
+
+    def counts(self) -> dict[str, int]:
+        out = {str(s): 0 for s in (Severity.ERROR, Severity.WARNING, Severity.INFO)}
+        for f in self.findings:
+            out[str(f.severity)] += f.count
+        return out
+
+
+# Called with each sequence and its findings while it is loaded (the report samples frames).
+Observer = Callable[[Sequence, list[Finding]], None]
+
+
+def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
+             observers: tuple[Observer, ...] = ()) -> GateResult:
+    progress = progress or Progress(False)
+    findings = [f for f in ds.findings if cfg.wants(f.check)]
+    summaries = []
+    for n, ref in enumerate(ds.sequences, start=1):
+        progress.status(f"[{n}/{len(ds.sequences)}] {ref.label}: reading")
+        seq = ref.load()
+        found = list(seq.findings)
+        for check in _SEQUENCE_CHECKS:
+            found += check(seq)
+        if cfg.images != "skip" and (cfg.wants("image-unreadable") or cfg.wants("image-size-mismatch")
+                                     or cfg.wants("image-format")):
+            bar = progress.bar(f"[{n}/{len(ds.sequences)}] {ref.label}: {cfg.images} frames", len(seq.frames))
+            found += check_images(seq, cfg.images, bar)
+        found = fold([f for f in found if cfg.wants(f.check)])
+        for observe in observers:
+            observe(seq, found)
+        findings += found
+        summaries.append(SequenceSummary.of(seq))
+    progress.done()
+    ran = [c for c in CHECKS if cfg.wants(c)]
+    return GateResult(ds.source, ds.kind, cfg.fail_on, findings, summaries, ran)

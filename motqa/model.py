@@ -1,0 +1,191 @@
+"""The one in-memory model every source converts into, and the findings checks make of it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+# Canonical annotation columns. frame and id are int64, the rest float64. MOT15-style files
+# (10 columns) have no class or visibility: those columns hold NaN and x, y, z are kept.
+GT_COLUMNS = ("frame", "id", "left", "top", "width", "height", "conf", "class", "visibility")
+DET_COLUMNS = ("frame", "id", "left", "top", "width", "height", "conf")
+WORLD_COLUMNS = ("x", "y", "z")
+
+
+class Severity(IntEnum):
+    INFO = 0
+    WARNING = 1
+    ERROR = 2
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown severity {text!r} (use error, warning or info)") from None
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where something is: any field may be None where it does not apply."""
+
+    sequence: str | None = None
+    file: str | None = None
+    line: int | None = None
+    frame: int | None = None
+    track_id: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sequence": self.sequence,
+            "file": self.file,
+            "line": self.line,
+            "frame": self.frame,
+            "track_id": self.track_id,
+        }
+
+    def __str__(self) -> str:
+        parts = []
+        if self.sequence is not None:
+            parts.append(self.sequence)
+        if self.file is not None:
+            parts.append(self.file if self.line is None else f"{self.file}:{self.line}")
+        if self.frame is not None:
+            parts.append(f"frame {self.frame}")
+        if self.track_id is not None:
+            parts.append(f"id {self.track_id}")
+        return " ".join(parts) if parts else "-"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing a check found. `count` > 1 when many alike were folded into one; `more` holds
+    the places after the first, up to a cap."""
+
+    check: str
+    severity: Severity
+    message: str
+    place: Place = Place()
+    count: int = 1
+    more: tuple[Place, ...] = ()
+
+    @property
+    def sequence(self) -> str | None:
+        return self.place.sequence
+
+    def as_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"check": self.check, "severity": str(self.severity), "message": self.message}
+        d.update(self.place.as_dict())
+        d["count"] = self.count
+        d["more_places"] = [p.as_dict() for p in self.more]
+        return d
+
+
+@dataclass
+class SeqInfo:
+    """seqinfo.ini's fields; None where unknown. `origin` says where the values came from."""
+
+    name: str | None = None
+    im_dir: str = "img1"
+    frame_rate: float | None = None
+    seq_length: int | None = None
+    im_width: int | None = None
+    im_height: int | None = None
+    im_ext: str = ".jpg"
+    origin: str = "seqinfo.ini"  # or "inferred" (MOT15, no file) or "stored" (Deep Lake)
+    lines: dict[str, int] = field(default_factory=dict)  # key -> its line in seqinfo.ini
+
+
+@dataclass
+class Annotations:
+    """gt or det rows as columns. The index is the 1-based line in `file`; where the rows come
+    from a stored dataset (`file` is None) it is the row's position, 1-based."""
+
+    kind: str  # "gt" or "det"
+    file: str | None
+    rows: pd.DataFrame
+    columns: int  # fields per line in the source: 9 or 10 (gt), 7 or 10 (det)
+
+    @property
+    def has_class(self) -> bool:
+        return bool(self.rows["class"].notna().any()) if "class" in self.rows else False
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+@dataclass
+class Frames:
+    """The image files of a sequence: frame numbers (sorted), a display name each, and a way
+    to get each one's bytes. `paths` is set when the frames are files, so that worker processes
+    can open them themselves."""
+
+    numbers: np.ndarray
+    names: list[str]
+    read: Callable[[int], bytes]
+    paths: list[Path] | None = None
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+
+def no_frames() -> Frames:
+    return Frames(np.zeros(0, dtype=np.int64), [], lambda i: b"", [])
+
+
+@dataclass
+class Sequence:
+    """One sequence: its info, annotations, frames, and what loading it found."""
+
+    name: str
+    split: str | None
+    info: SeqInfo
+    frames: Frames
+    gt: Annotations | None = None
+    det: Annotations | None = None
+    path: Path | None = None
+    findings: list[Finding] = field(default_factory=list)
+    benchmark: str = "MOT17"
+
+    @property
+    def label(self) -> str:
+        """How findings name the sequence: 'train/MOT17-02' where there is a split."""
+        return f"{self.split}/{self.name}" if self.split else self.name
+
+    def place(self, **kw: Any) -> Place:
+        return Place(sequence=self.label, **kw)
+
+
+@dataclass
+class SequenceRef:
+    """A sequence not yet loaded: loading is deferred so that memory holds one at a time."""
+
+    name: str
+    split: str | None
+    load: Callable[[], Sequence]
+
+    @property
+    def label(self) -> str:
+        return f"{self.split}/{self.name}" if self.split else self.name
+
+
+@dataclass
+class MotDataset:
+    """A MOT dataset from any source: folder, Deep Lake 4, Deep Lake 3."""
+
+    source: str
+    kind: str  # "mot-folder", "motqa-deeplake", "tutorial-deeplake4", "tutorial-deeplake3"
+    sequences: list[SequenceRef]
+    findings: list[Finding] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[SequenceRef]:
+        return iter(self.sequences)

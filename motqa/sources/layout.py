@@ -1,0 +1,241 @@
+"""Finds the sequences under a path (benchmark root, split or one sequence) and loads each one
+from its folder, without reading anything outside it."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from motqa.checks.registry import FOLD_AT, finding, many
+from motqa.errors import UsageError
+from motqa.model import Finding, Frames, MotDataset, Place, Sequence, SequenceRef, SeqInfo
+from motqa.sources.mot_files import parse_annotations, parse_seqinfo
+
+SEQINFO = "seqinfo.ini"
+GT_FILE = "gt/gt.txt"
+DET_FILE = "det/det.txt"
+_FRAME_NAME = re.compile(r"(\d{1,12})")
+_BENCHMARK = re.compile(r"(MOT1[5-7]|MOT20|2DMOT2015|DanceTrack|SportsMOT)", re.IGNORECASE)
+
+
+def is_sequence_dir(path: Path) -> bool:
+    return (path / SEQINFO).is_file() or (path / "img1").is_dir() or (path / "gt").is_dir()
+
+
+def _subdirs(path: Path) -> list[Path]:
+    try:
+        entries = sorted(os.scandir(path), key=lambda e: e.name)
+    except OSError:
+        return []
+    out = []
+    for e in entries:
+        try:
+            if e.is_dir():
+                out.append(Path(e.path))
+        except OSError:
+            continue
+    return out
+
+
+def discover(path: Path) -> MotDataset:
+    """The sequences under `path`: itself, its subfolders (a split), or theirs (a root)."""
+    if not path.exists():
+        raise UsageError(f"no such path: {path}")
+    if not path.is_dir():
+        raise UsageError(f"not a folder: {path} (point motqa at a benchmark root, a split or a sequence)")
+    found: list[tuple[Path, str | None]] = []
+    if is_sequence_dir(path):
+        found.append((path, None))
+    else:
+        for child in _subdirs(path):
+            if is_sequence_dir(child):
+                found.append((child, None))
+            else:
+                found += [(grand, child.name) for grand in _subdirs(child) if is_sequence_dir(grand)]
+    root_bench = _benchmark_of(str(path.resolve()))
+    ds = MotDataset(str(path), "mot-folder", [])
+    for seq_dir, split in found:
+        ds.sequences.append(SequenceRef(seq_dir.name, split, _loader(seq_dir, split, root_bench)))
+    if not found:
+        ds.findings.append(finding("no-sequences", f"no MOT sequence under {path}: a sequence is a "
+                                   "folder with seqinfo.ini, img1/ or gt/"))
+    labels = [r.label for r in ds.sequences]
+    for label in sorted({x for x in labels if labels.count(x) > 1}):
+        ds.findings.append(finding("no-sequences", f"two sequences are named {label}", Place(label)))
+    return ds
+
+
+def _benchmark_of(text: str) -> str | None:
+    m = _BENCHMARK.search(text)
+    if m is None:
+        return None
+    name = m.group(1).upper()
+    return "MOT15" if name == "2DMOT2015" else name
+
+
+def _loader(seq_dir: Path, split: str | None, root_bench: str | None):  # type: ignore[no-untyped-def]
+    return lambda: load_sequence(seq_dir, split, root_bench)
+
+
+def inside(base: Path, rel: str) -> Path | None:
+    """`base/rel` if it stays inside `base` (no absolute path, no '..', no symlink out), else None.
+    Only links inside `base` are read to find out."""
+    if not rel or os.path.isabs(rel) or rel.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", rel):
+        return None
+    parts = re.split(r"[\\/]", rel)
+    if ".." in parts:
+        return None
+    real_base = os.path.realpath(base)
+    target = os.path.realpath(os.path.join(real_base, *parts))
+    if target != real_base and not target.startswith(real_base + os.sep):
+        return None
+    return Path(target)
+
+
+def load_sequence(seq_dir: Path, split: str | None, root_bench: str | None = None) -> Sequence:
+    name = seq_dir.name
+    label = f"{split}/{name}" if split else name
+    findings: list[Finding] = []
+    info, lines = _read_info(seq_dir, label, findings)
+    frames = _list_frames(seq_dir, info, label, lines, findings)
+    seq = Sequence(name, split, info, frames, path=seq_dir, findings=findings,
+                   benchmark=_benchmark_of(name) or root_bench or "MOT17")
+    seq.gt = _read_table(seq_dir, GT_FILE, "gt", label, findings)
+    seq.det = _read_table(seq_dir, DET_FILE, "det", label, findings)
+    if seq.gt is None and not (seq_dir / GT_FILE).exists() and not (split or "").lower().startswith("test"):
+        findings.append(finding("gt-missing", "no gt/gt.txt: the sequence has no ground truth",
+                                seq.place(file=GT_FILE)))
+    _infer_info(seq)
+    return seq
+
+
+def _read_info(seq_dir: Path, label: str, findings: list[Finding]) -> tuple[SeqInfo, dict[str, int]]:
+    path = seq_dir / SEQINFO
+    if not path.exists() and not path.is_symlink():
+        findings.append(finding("seqinfo-missing", "no seqinfo.ini (as in MOT15): sequence length and "
+                                "frame size are inferred from the image folder", Place(label, SEQINFO)))
+        return SeqInfo(origin="inferred"), {}
+    data = _read_inside(seq_dir, SEQINFO, label, findings)
+    if data is None:
+        return SeqInfo(origin="inferred"), {}
+    parsed = parse_seqinfo(data, label)
+    findings += parsed.findings
+    return parsed.info, parsed.lines
+
+
+def _read_inside(seq_dir: Path, rel: str, label: str, findings: list[Finding]) -> bytes | None:
+    """The bytes of a file of the sequence, or None with a finding saying why not."""
+    path = inside(seq_dir, rel)
+    if path is None:
+        findings.append(finding("unsafe-path", f"{rel} is a link that leads out of the sequence "
+                                "folder; it was not read", Place(label, rel)))
+        return None
+    try:
+        if path.is_dir():
+            raise IsADirectoryError("is a directory, not a file")
+        return path.read_bytes()
+    except OSError as e:
+        why = e.strerror or str(e)
+        findings.append(finding("file-unreadable", f"{rel} cannot be read: {why}", Place(label, rel)))
+        return None
+
+
+def _read_table(seq_dir: Path, rel: str, kind: str, label: str, findings: list[Finding]):  # type: ignore[no-untyped-def]
+    if not (seq_dir / rel).exists() and not (seq_dir / rel).is_symlink():
+        return None
+    data = _read_inside(seq_dir, rel, label, findings)
+    if data is None:
+        return None
+    table, problems = parse_annotations(data, kind, label, rel)
+    findings += problems
+    return table
+
+
+def _list_frames(seq_dir: Path, info: SeqInfo, label: str, lines: dict[str, int],
+                 findings: list[Finding]) -> Frames:
+    """The frame files in imDir: numbered names with imExt. Links out of the sequence and other
+    files are findings, never read."""
+    im_dir = info.im_dir
+    real = inside(seq_dir, im_dir)
+    if real is None:
+        findings.append(finding("unsafe-path", f"imDir={im_dir!r} leads out of the sequence folder; "
+                                "no image was read", Place(label, SEQINFO, lines.get("imDir"))))
+        return Frames(np.zeros(0, dtype=np.int64), [], _no_read, [])
+    try:
+        entries = list(os.scandir(real))
+    except OSError:
+        entries = []  # a missing image folder shows as missing frames
+    numbers: list[int] = []
+    names: list[str] = []
+    paths: list[Path] = []
+    stray: list[str] = []
+    unsafe: list[str] = []
+    real_base = os.path.realpath(seq_dir)
+    ext = info.im_ext
+    for e in entries:
+        rel = f"{im_dir.rstrip('/')}/{e.name}"
+        stem, dot, suffix = e.name.rpartition(".")
+        m = _FRAME_NAME.fullmatch(stem) if dot and "." + suffix == ext else None
+        try:
+            is_file = e.is_file()
+        except OSError:
+            is_file = False
+        if m is None or not is_file:
+            stray.append(rel)
+            continue
+        if e.is_symlink() and not os.path.realpath(e.path).startswith(real_base + os.sep):
+            unsafe.append(rel)
+            continue
+        numbers.append(int(m.group(1)))
+        names.append(rel)
+        paths.append(Path(e.path))
+    order = np.argsort(np.array(numbers, dtype=np.int64), kind="stable")
+    nums = np.array(numbers, dtype=np.int64)[order]
+    names = [names[i] for i in order]
+    paths = [paths[i] for i in order]
+    dup = np.flatnonzero(np.diff(nums) == 0) + 1
+    for i in dup[::-1]:  # two files for one frame number (000001.jpg and 0000001.jpg)
+        stray.append(names[i])
+        nums = np.delete(nums, i)
+        del names[i], paths[i]
+    _report_files("stray-file", "is not a frame file (a number with extension "
+                  f"{ext}) and was not checked", stray, label, findings)
+    _report_files("unsafe-path", "is a link that leads out of the sequence folder; it was not read",
+                  unsafe, label, findings)
+    return Frames(nums, names, lambda i: paths[i].read_bytes(), paths)
+
+
+def _no_read(i: int) -> bytes:
+    raise IndexError(i)
+
+
+def _report_files(check: str, what: str, files: list[str], label: str, findings: list[Finding]) -> None:
+    files = sorted(files)
+    places = [Place(label, f) for f in files]
+    if len(files) > FOLD_AT:
+        findings.append(many(check, f"{files[0]} {what}", places, len(files)))
+    else:
+        findings += [finding(check, f"{f} {what}", p) for f, p in zip(files, places, strict=True)]
+
+
+def _infer_info(seq: Sequence) -> None:
+    """What seqinfo.ini does not say (MOT15 has none): the length is the last frame on disk, the
+    size the first frame's. Findings have already said that the values are missing."""
+    info = seq.info
+    if info.name is None:
+        info.name = seq.name
+    if not len(seq.frames):
+        return
+    if info.seq_length is None:
+        info.seq_length = int(seq.frames.numbers[-1])
+    if info.im_width is None or info.im_height is None:
+        try:
+            from PIL import Image
+
+            with Image.open(seq.frames.paths[0]) as im:  # type: ignore[index]
+                info.im_width, info.im_height = im.size
+        except Exception:  # noqa: BLE001 - an unreadable first frame is the image check's to report
+            pass

@@ -1,0 +1,243 @@
+"""Parsers for seqinfo.ini, gt.txt and det.txt that keep every row's file line number."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from motqa.checks.registry import FOLD_AT, finding, many
+from motqa.model import DET_COLUMNS, GT_COLUMNS, WORLD_COLUMNS, Annotations, Finding, Place, SeqInfo
+
+# Fields per line each kind of file may have, and what each width means.
+WIDTHS = {
+    "gt": {9: "frame, id, left, top, width, height, conf, class, visibility (MOT16/17/20)",
+           10: "frame, id, left, top, width, height, conf, x, y, z (MOT15)"},
+    "det": {7: "frame, -1, left, top, width, height, score",
+            10: "frame, -1, left, top, width, height, score, x, y, z"},
+}
+_MAX_EXACT_INT = 2**53
+
+# ---------------------------------------------------------------------------------- seqinfo.ini
+
+SEQINFO_KEYS = ("name", "imDir", "frameRate", "seqLength", "imWidth", "imHeight", "imExt")
+_INT_KEYS = {"seqLength": "seq_length", "imWidth": "im_width", "imHeight": "im_height"}
+
+
+@dataclass
+class SeqInfoFile:
+    info: SeqInfo
+    findings: list[Finding] = field(default_factory=list)
+    lines: dict[str, int] = field(default_factory=dict)  # key -> line it stands on
+
+
+def parse_seqinfo(data: bytes, label: str, file: str = "seqinfo.ini") -> SeqInfoFile:
+    """Parse seqinfo.ini. Every problem is a `seqinfo-invalid` finding naming its line; keys
+    that are missing or invalid stay None in the SeqInfo (the caller infers them from disk)."""
+    out = SeqInfoFile(SeqInfo())
+
+    def bad(message: str, line: int | None = None) -> None:
+        out.findings.append(finding("seqinfo-invalid", message, Place(label, file, line)))
+
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        text = data.decode("utf-8-sig", errors="replace")
+        bad(f"seqinfo.ini is not UTF-8 text (byte {e.start}); undecodable bytes shown as \ufffd")
+    section: str | None = None
+    seen_section = False
+    values: dict[str, str] = {}
+    canonical = {k.lower(): k for k in SEQINFO_KEYS}
+    for n, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line[0] in ";#":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1].strip()
+            seen_section = seen_section or section.lower() == "sequence"
+            continue
+        if "=" not in line:
+            bad(f"line is neither a [section] nor key=value: {_show(line)}", n)
+            continue
+        key, value = (part.strip() for part in line.split("=", 1))
+        if section is None or section.lower() != "sequence":
+            continue
+        key = canonical.get(key.lower(), key)
+        if key in values:
+            bad(f"{key} is given twice (first at line {out.lines[key]}); the first is used", n)
+            continue
+        values[key] = value
+        out.lines[key] = n
+        out.info.lines[key] = n
+    if not seen_section:
+        bad("no [Sequence] section")
+        return out
+    info = out.info
+    for key in SEQINFO_KEYS:
+        if key not in values:
+            bad(f"key {key} is missing from [Sequence]")
+            continue
+        value, n = values[key], out.lines[key]
+        if key in _INT_KEYS:
+            if re.fullmatch(r"\+?\d{1,9}", value) and int(value) > 0:
+                setattr(info, _INT_KEYS[key], int(value))
+            else:
+                bad(f"{key}={_show(value)} is not a positive whole number", n)
+        elif key == "frameRate":
+            try:
+                rate = float(value)
+            except ValueError:
+                rate = -1.0
+            if np.isfinite(rate) and rate > 0:
+                info.frame_rate = rate
+            else:
+                bad(f"frameRate={_show(value)} is not a positive number", n)
+        elif key == "imExt":
+            if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", value):
+                info.im_ext = value
+            else:
+                bad(f"imExt={_show(value)} is not a file extension such as .jpg", n)
+        elif key == "imDir":
+            if value:
+                info.im_dir = value
+            else:
+                bad("imDir is empty", n)
+        elif key == "name":
+            info.name = value or None
+    return out
+
+
+def _show(value: str, limit: int = 60) -> str:
+    """A value from the data, quoted and cut short for a message."""
+    text = repr(value[:limit])
+    return text + ("…" if len(value) > limit else "")
+
+
+# ---------------------------------------------------------------------------------- gt / det
+
+
+def parse_annotations(data: bytes, kind: str, label: str, file: str) -> tuple[Annotations, list[Finding]]:
+    """Parse gt.txt or det.txt bytes into Annotations indexed by line number. Lines that are not
+    a row of finite numbers of an accepted width, or whose frame or id is not a whole number,
+    are `parse-error` findings and are left out of the rows; every other row is kept as is."""
+    widths = WIDTHS[kind]
+    table = _read_fast(data, widths)
+    findings: list[Finding] = []
+    if table is None:
+        table, findings = _read_slow(data, kind, label, file)
+    values, lines = table
+    width = values.shape[1] if values.ndim == 2 and values.shape[1] else min(widths)
+    rows, int_findings = _to_rows(values, lines, kind, width, label, file)
+    return Annotations(kind, file, rows, width), findings + int_findings
+
+
+Table = tuple[np.ndarray, np.ndarray]  # values (n, width) float64, 1-based line numbers (n,)
+
+
+def _read_fast(data: bytes, widths: dict[int, str]) -> Table | None:
+    """pandas' C reader: the common case of a clean file. None when anything is off, so that
+    the careful reader can say exactly what and where."""
+    if not data.strip():
+        return np.zeros((0, min(widths))), np.zeros(0, dtype=np.int64)
+    try:
+        df = pd.read_csv(io.BytesIO(data), header=None, dtype=np.float64, engine="c",
+                         skip_blank_lines=False, quoting=csv.QUOTE_NONE)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError, OverflowError):
+        return None
+    values = df.to_numpy(dtype=np.float64)
+    if values.shape[1] not in widths or not np.isfinite(values).all():
+        return None
+    return values, np.arange(1, len(values) + 1, dtype=np.int64)
+
+
+def _read_slow(data: bytes, kind: str, label: str, file: str) -> tuple[Table, list[Finding]]:
+    """Line by line: finds every line with a wrong field count or a cell that is not a finite
+    number. Blank lines are skipped (their numbers still count)."""
+    widths = WIDTHS[kind]
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    split = [(n, line.split(b",")) for n, line in enumerate(data.splitlines(), start=1) if line.strip()]
+    counts = Counter(len(cells) for _, cells in split)
+    usable = [w for w, _ in counts.most_common() if w in widths]
+    width = usable[0] if usable else min(widths)
+    accepted = " or ".join(str(w) for w in widths)
+    problems: list[tuple[int, str]] = []
+    good_values: list[list[float]] = []
+    good_lines: list[int] = []
+    for n, cells in split:
+        if len(cells) != width:
+            why = f"{len(cells)} fields where this file has {width}" if usable else \
+                f"{len(cells)} fields; a {kind}.txt line has {accepted}"
+            problems.append((n, why))
+            continue
+        row = _numbers(cells)
+        if isinstance(row, str):
+            problems.append((n, row))
+            continue
+        good_values.append(row)
+        good_lines.append(n)
+    findings = _parse_findings(problems, label, file)
+    values = np.array(good_values, dtype=np.float64).reshape(-1, width)
+    return (values, np.array(good_lines, dtype=np.int64)), findings
+
+
+def _numbers(cells: list[bytes]) -> list[float] | str:
+    """The cells as floats, or why not."""
+    out = []
+    for i, cell in enumerate(cells, start=1):
+        text = cell.strip()
+        try:
+            if b"_" in text:
+                raise ValueError
+            value = float(text)
+        except ValueError:
+            shown = text[:30].decode("utf-8", errors="replace")
+            return f"field {i} is {shown!r}, not a number"
+        if not np.isfinite(value):
+            return f"field {i} is {value}, not a finite number"
+        out.append(value)
+    return out
+
+
+def _parse_findings(problems: list[tuple[int, str]], label: str, file: str) -> list[Finding]:
+    places = [Place(label, file, n) for n, _ in problems]
+    if len(problems) <= FOLD_AT:
+        return [finding("parse-error", why, p) for (_, why), p in zip(problems, places, strict=True)]
+    return [many("parse-error", problems[0][1], places, len(problems))]
+
+
+def _to_rows(values: np.ndarray, lines: np.ndarray, kind: str, width: int, label: str,
+             file: str) -> tuple[pd.DataFrame, list[Finding]]:
+    """Name the columns; frame and id become int64 where they are whole numbers, other rows are
+    parse errors."""
+    names = list(GT_COLUMNS[:7] if kind == "gt" else DET_COLUMNS)
+    extra = list(GT_COLUMNS[7:]) if kind == "gt" and width == 9 else list(WORLD_COLUMNS)
+    if kind == "det" and width == 7:
+        extra = []
+    cols = names + extra
+    findings: list[Finding] = []
+    whole = np.ones(len(values), dtype=bool)
+    for col in (0, 1):
+        v = values[:, col]
+        ok = (np.floor(v) == v) & (np.abs(v) < _MAX_EXACT_INT)
+        bad = np.flatnonzero(~ok & whole)
+        if len(bad):
+            what = names[col]
+            problems = [(int(lines[i]), f"{what} {values[i, col]:g} is not a whole number") for i in bad]
+            findings += _parse_findings(problems, label, file)
+        whole &= ok
+    values, lines = values[whole], lines[whole]
+    data: dict[str, np.ndarray] = {c: values[:, i] for i, c in enumerate(cols)}
+    data["frame"] = data["frame"].astype(np.int64)
+    data["id"] = data["id"].astype(np.int64)
+    if kind == "gt" and width == 10:
+        data["class"] = np.full(len(values), np.nan)
+        data["visibility"] = np.full(len(values), np.nan)
+    order = list(GT_COLUMNS if kind == "gt" else DET_COLUMNS) + [c for c in cols if c in WORLD_COLUMNS]
+    rows = pd.DataFrame({c: data[c] for c in order}, index=pd.Index(lines, dtype=np.int64))
+    return rows, findings
