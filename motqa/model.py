@@ -133,13 +133,10 @@ class Frames:
     names: list[str]
     read: Callable[[int], bytes]
     paths: list[Path] | None = None
+    listed: bool = True  # False when the image folder was not listed (an unsafe imDir)
 
     def __len__(self) -> int:
         return len(self.numbers)
-
-
-def no_frames() -> Frames:
-    return Frames(np.zeros(0, dtype=np.int64), [], lambda i: b"", [])
 
 
 @dataclass

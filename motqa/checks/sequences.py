@@ -6,7 +6,7 @@ import numpy as np
 
 from motqa.checks.registry import FOLD_AT, finding, many
 from motqa.checks.rows import row_findings
-from motqa.model import Finding, Place, Sequence
+from motqa.model import Finding, Sequence
 
 SEQINFO = "seqinfo.ini"
 
@@ -19,6 +19,8 @@ def _frame_files(seq: Sequence) -> list[Finding]:
     info, nums = seq.info, seq.frames.numbers
     im_dir = info.im_dir.rstrip("/") + "/"
     out: list[Finding] = []
+    if not seq.frames.listed:
+        return out
     length = info.seq_length
     if info.origin != "inferred" and length is not None and len(nums) != length:
         where = f"frames {nums[0]}-{nums[-1]}" if len(nums) else "no frame"
@@ -107,6 +109,3 @@ def _no_boxes(seq: Sequence) -> list[Finding]:
         return [finding("no-boxes", "the ground truth holds no box", seq.place(file=seq.gt.file))]
     return []
 
-
-def sequence_place(seq: Sequence) -> Place:
-    return seq.place()

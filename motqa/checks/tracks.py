@@ -41,8 +41,8 @@ def _gaps(seq: Sequence, frame: np.ndarray, track: np.ndarray, lines: np.ndarray
     file = seq.gt.file if seq.gt is not None else None
     out = []
     for k in gap[: FOLD_AT + 1]:
-        out.append(finding("track-gap", f"track {t[k]} is absent from frame {f[k - 1] + 1} to "
-                           f"{f[k] - 1} and returns at frame {f[k]}",
+        gone = f"frame {f[k - 1] + 1}" if f[k] - f[k - 1] == 2 else f"frames {f[k - 1] + 1}-{f[k] - 1}"
+        out.append(finding("track-gap", f"track {t[k]} is absent in {gone} and returns at frame {f[k]}",
                            seq.place(file=file, line=int(ln[k]) if file else None,
                                      frame=int(f[k]), track_id=int(t[k]))))
     if len(gap) > FOLD_AT:

@@ -163,7 +163,7 @@ def _list_frames(seq_dir: Path, info: SeqInfo, label: str, lines: dict[str, int]
     if real is None:
         findings.append(finding("unsafe-path", f"imDir={im_dir!r} leads out of the sequence folder; "
                                 "no image was read", Place(label, SEQINFO, lines.get("imDir"))))
-        return Frames(np.zeros(0, dtype=np.int64), [], _no_read, [])
+        return Frames(np.zeros(0, dtype=np.int64), [], _no_read, [], listed=False)
     try:
         entries = list(os.scandir(real))
     except OSError:
