@@ -105,7 +105,8 @@ def load_sequence(seq_dir: Path, split: str | None, root_bench: str | None = Non
                    benchmark=_benchmark_of(name) or root_bench or "MOT17")
     seq.gt = _read_table(seq_dir, GT_FILE, "gt", label, findings)
     seq.det = _read_table(seq_dir, DET_FILE, "det", label, findings)
-    if seq.gt is None and not (seq_dir / GT_FILE).exists() and not (split or "").lower().startswith("test"):
+    in_test_split = seq_dir.resolve().parent.name.lower().startswith("test")
+    if seq.gt is None and not (seq_dir / GT_FILE).exists() and not in_test_split:
         findings.append(finding("gt-missing", "no gt/gt.txt: the sequence has no ground truth",
                                 seq.place(file=GT_FILE)))
     _infer_info(seq)
