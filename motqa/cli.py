@@ -31,7 +31,8 @@ def _gate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=sorted(REPORTERS), default="text", help="output format (default text)")
     p.add_argument("--output", "-o", type=Path, help="write the output to this file instead of stdout")
     p.add_argument("--images", choices=MODES, help="decode every frame (default), read headers only, or skip")
-    p.add_argument("--select", type=_csv_list, action="extend", help="run only these check ids (comma-separated, globs allowed)")
+    p.add_argument("--select", type=_csv_list, action="extend",
+                   help="run only these check ids (comma-separated, globs allowed)")
     p.add_argument("--ignore", type=_csv_list, action="extend", help="do not run these check ids")
     p.add_argument("--fail-on", choices=["error", "warning", "info"], help="lowest severity that fails (default error)")
     p.add_argument("--config", type=Path, help="pyproject.toml to read [tool.motqa] from (default ./pyproject.toml)")
@@ -61,16 +62,24 @@ def build_parser() -> argparse.ArgumentParser:
 def _gate_config(args: argparse.Namespace) -> Any:
     from motqa.config import load_settings
     from motqa.gate import GateConfig
-    from motqa.model import Severity
 
     settings = load_settings(args.config)
     fail_on = args.fail_on or settings.get("fail-on", "error")
     return GateConfig(
         select=args.select if args.select is not None else settings.get("select"),
         ignore=args.ignore if args.ignore is not None else settings.get("ignore", []),
-        fail_on=Severity.parse(str(fail_on)),
+        fail_on=_severity(str(fail_on)),
         images=args.images or settings.get("images", "decode"),
     )
+
+
+def _severity(text: str) -> Any:
+    from motqa.model import Severity
+
+    try:
+        return Severity.parse(text)
+    except ValueError as e:
+        raise UsageError(f"fail-on: {e}") from None
 
 
 def _emit(args: argparse.Namespace, text: str) -> None:
@@ -109,7 +118,7 @@ def cmd_checks(args: argparse.Namespace) -> Exit:
     from motqa.checks.registry import CHECKS
 
     for c in CHECKS.values():
-        print(f"{c.id:24} {str(c.severity):8} {c.summary}")
+        print(f"{c.id:24} {c.severity!s:8} {c.summary}")
     return Exit.OK
 
 
@@ -126,7 +135,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("motqa: interrupted", file=sys.stderr)
         return 130
-    except Exception as e:  # noqa: BLE001 - a bug must still not print a traceback at a user
+    except Exception as e:
         if os.environ.get("MOTQA_DEBUG"):
             raise
         print(f"motqa: internal error: {type(e).__name__}: {e} (set MOTQA_DEBUG=1 for the traceback)",

@@ -103,7 +103,7 @@ def make_boxes(seq: DemoSequence) -> list[Box]:
             x = x0 if static else x0 + vx * (f - start)
             y = y0 + 2 * np.sin((f + t) / 5)
             vis = 1.0 if t == 1 else float(np.round(rng.uniform(0.3, 1.0), 5))
-            boxes.append(Box(f, t, int(round(x)), int(round(y)), w, h,
+            boxes.append(Box(f, t, round(x), round(float(y)), w, h,
                              0 if static else 1, 7 if static else 1, vis))
     return boxes
 
@@ -118,9 +118,10 @@ def _background(seq: DemoSequence) -> Image.Image:
     draw = ImageDraw.Draw(img)
     for _ in range(6):  # buildings
         bx = int(rng.integers(0, seq.width))
-        bw, bh = int(rng.integers(seq.width // 12, seq.width // 5)), int(rng.integers(seq.height // 5, seq.height // 2))
-        shade = tuple(int(v) for v in rng.integers(60, 160, size=3))
-        draw.rectangle([bx, int(seq.height * 0.55) - bh, bx + bw, int(seq.height * 0.55)], fill=shade)
+        bw = int(rng.integers(seq.width // 12, seq.width // 5))
+        bh = int(rng.integers(seq.height // 5, seq.height // 2))
+        r, g, b = (int(v) for v in rng.integers(60, 160, size=3))
+        draw.rectangle((bx, int(seq.height * 0.55) - bh, bx + bw, int(seq.height * 0.55)), fill=(r, g, b))
     return img
 
 
@@ -135,8 +136,8 @@ def render_frame(background: Image.Image, boxes: list[Box]) -> Image.Image:
     for b in boxes:
         c = _colour(b.track)
         head = b.width * 0.6
-        draw.ellipse([b.left + b.width * 0.2, b.top, b.left + b.width * 0.2 + head, b.top + head], fill=c)
-        draw.rounded_rectangle([b.left, b.top + head, b.left + b.width, b.top + b.height], radius=4, fill=c)
+        draw.ellipse((b.left + b.width * 0.2, b.top, b.left + b.width * 0.2 + head, b.top + head), fill=c)
+        draw.rounded_rectangle((b.left, b.top + head, b.left + b.width, b.top + b.height), radius=4, fill=c)
     return img
 
 

@@ -41,7 +41,7 @@ def to_text(result: GateResult) -> str:
         lines.append(f"  {s.label}: {s.frames} frames, {s.boxes} boxes, {s.tracks} tracks, {size}{rate}")
     order = sorted(result.findings, key=lambda f: -f.severity)
     for f in order:
-        lines.append(f"{str(f.severity):7} {f.check:22} {f.place}: {f.message}{_count_note(f)}")
+        lines.append(f"{f.severity!s:7} {f.check:22} {f.place}: {f.message}{_count_note(f)}")
     c = result.counts()
     verdict = "PASSED" if result.valid else f"FAILED (findings at or above {result.fail_on})"
     lines.append(f"{c['error']} errors, {c['warning']} warnings, {c['info']} info: {verdict}")
@@ -64,7 +64,8 @@ def to_junit(result: GateResult) -> str:
             inner = ""
             if failing:
                 failures += 1
-                inner = f"<failure message={quoteattr(failing[0].message)} type={quoteattr(check)}>{escape(body)}</failure>"
+                attrs = f"message={quoteattr(failing[0].message)} type={quoteattr(check)}"
+                inner = f"<failure {attrs}>{escape(body)}</failure>"
             elif found:
                 inner = f"<system-out>{escape(body)}</system-out>"
             cases.append(f'    <testcase classname={quoteattr(label)} name={quoteattr(check)}>{inner}</testcase>')
@@ -91,7 +92,8 @@ def to_github(result: GateResult) -> str:
             props.insert(0, f"file={_gh_escape(str(path), True)}")
             if f.place.line:
                 props.insert(1, f"line={f.place.line}")
-        lines.append(f"::{_LEVEL[f.severity]} {','.join(props)}::{_gh_escape(f'{f.place}: {f.message}{_count_note(f)}')}")
+        text = _gh_escape(f"{f.place}: {f.message}{_count_note(f)}")
+        lines.append(f"::{_LEVEL[f.severity]} {','.join(props)}::{text}")
     c = result.counts()
     lines.append(f"motqa: {c['error']} errors, {c['warning']} warnings, {c['info']} info")
     return "\n".join(lines) + "\n"

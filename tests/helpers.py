@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from motqa.model import Frames, Sequence, SeqInfo
+from motqa.model import Frames, SeqInfo, Sequence
 from motqa.sources.mot_files import parse_annotations
 
 

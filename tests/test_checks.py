@@ -95,7 +95,8 @@ def test_frame_count_mismatch_and_missing_images() -> None:
     assert findings[0].place.file == "seqinfo.ini" and findings[0].place.line == 5
     assert "seqLength is 20 but img1/ holds 4" in findings[0].message
     missing = findings[1]
-    assert missing.count == 16 and "5-20" in missing.message and missing.place.frame == 5 and missing.place.file == "img1/000005.jpg"
+    assert missing.count == 16 and "5-20" in missing.message
+    assert missing.place.frame == 5 and missing.place.file == "img1/000005.jpg"
     assert all_checks(sequence(OK, length=10)) == []
 
 
@@ -170,7 +171,8 @@ def test_image_size_mismatch() -> None:
 
 
 def test_fold_merges_many_alike() -> None:
-    findings = [Finding("missing-image", Severity.ERROR, f"frame {k}", Place("s", "img1", None, k)) for k in range(30)]
+    findings = [Finding("missing-image", Severity.ERROR, f"frame {k}", Place("s", "img1", None, k))
+                for k in range(30)]
     folded = fold(findings)
     assert len(folded) == 1 and folded[0].count == 30 and len(folded[0].more) == 9
     assert fold(findings[:5]) == findings[:5]

@@ -115,7 +115,7 @@ def test_empty_file_is_no_rows() -> None:
 
 def test_many_bad_lines_fold_into_one_finding() -> None:
     text = "".join(f"{i},1,x,1,1,1,1,1,1\n" for i in range(1, 501))
-    table, problems = gt(text)
+    _, problems = gt(text)
     assert len(problems) == 1 and problems[0].count == 500
     assert problems[0].place.line == 1 and len(problems[0].more) == 9
 

@@ -56,7 +56,10 @@ CHECKS: dict[str, CheckInfo] = {c.id: c for c in _CHECKS}
 FOLD_AT = 10
 
 
-def finding(check: str, message: str, place: Place = Place()) -> Finding:
+NOWHERE = Place()
+
+
+def finding(check: str, message: str, place: Place = NOWHERE) -> Finding:
     return Finding(check, severity_of(check), message, place)
 
 

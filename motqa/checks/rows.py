@@ -24,17 +24,22 @@ _MESSAGES: dict[str, Callable[[str, float, Annotations, Sequence], str]] = {
 }
 
 
+def cell(rows: pd.DataFrame, column: str, line: int) -> float:
+    """The value in `column` of the row whose index (file line) is `line`."""
+    return float(rows[column].to_numpy()[rows.index.get_loc(line)])  # type: ignore[index]
+
+
 def place_of(seq: Sequence, ann: Annotations, line: int) -> Place:
     """Where row `line` (the index) of `ann` is: its file line, or only frame and id when the
     rows come from a stored dataset."""
-    frame = int(ann.rows.at[line, "frame"])
-    track = int(ann.rows.at[line, "id"])
+    frame = int(cell(ann.rows, "frame", line))
+    track = int(cell(ann.rows, "id", line))
     return Place(seq.label, ann.file, line if ann.file else None, frame,
                  track if ann.kind == "gt" else None)
 
 
-def row_findings(check: str, seq: Sequence, ann: Annotations, lines: np.ndarray,
-                 message: Callable[[int], str]) -> list[Finding]:
+def row_findings(check: str, message: Callable[[int], str], seq: Sequence, ann: Annotations,
+                 lines: np.ndarray) -> list[Finding]:
     """Findings for the rows at index values `lines` (in file order), folded past FOLD_AT."""
     if len(lines) > FOLD_AT:
         places = [place_of(seq, ann, int(x)) for x in lines[:FOLD_AT]]
@@ -54,6 +59,15 @@ def check_rows(seq: Sequence) -> list[Finding]:
     return out
 
 
+def _described(check: str, column: str, values: dict[int, object], seq: Sequence,
+               ann: Annotations) -> tuple[str, Callable[[int], str]]:
+    """The check id to report and the message for the row at a line."""
+    text = _MESSAGES.get(check)
+    if text is None:  # a dtype failure: only possible for rows built from a stored dataset
+        return "parse-error", lambda x: f"{column} has the wrong type ({check})"
+    return check, lambda x: text(column, float(values[x]), ann, seq)  # type: ignore[arg-type]
+
+
 def _from_failures(cases: pd.DataFrame, seq: Sequence, ann: Annotations) -> list[Finding]:
     out: list[Finding] = []
     cases = cases[cases["index"].notna()]
@@ -61,11 +75,5 @@ def _from_failures(cases: pd.DataFrame, seq: Sequence, ann: Annotations) -> list
         group = group.sort_values("index")
         lines = group["index"].to_numpy(dtype=np.int64)
         values = dict(zip(lines.tolist(), group["failure_case"].tolist(), strict=True))
-        text = _MESSAGES.get(str(check))
-        if text is None:  # a dtype failure: only possible for rows built from a stored dataset
-            out += row_findings("parse-error", seq, ann, lines,
-                                lambda x: f"{column} has the wrong type ({check})")
-            continue
-        out += row_findings(str(check), seq, ann, lines,
-                            lambda x, t=text, c=str(column): t(c, float(values[x]), ann, seq))
+        out += row_findings(*_described(str(check), str(column), values, seq, ann), seq, ann, lines)
     return out

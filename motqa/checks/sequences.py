@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from motqa.checks.registry import FOLD_AT, finding, many
-from motqa.checks.rows import row_findings
+from motqa.checks.rows import cell, row_findings
 from motqa.model import Finding, Sequence
 
 SEQINFO = "seqinfo.ini"
@@ -73,10 +74,12 @@ def _annotation_frames(seq: Sequence) -> list[Finding]:
         frame = ann.rows["frame"].to_numpy()
         bad = (frame < 1) if length is None else (frame < 1) | (frame > length)
         lines = ann.rows.index.to_numpy()[bad]
-        limit = "" if length is None else f"..{length}"
-        out += row_findings("frame-out-of-range", seq, ann, lines,
-                            lambda x, a=ann: f"frame {a.rows.at[x, 'frame']} is outside 1{limit} "
-                                             "(seqLength)" if length else "frame number below 1")
+        limit = f"outside 1..{length} (seqLength)" if length else "below 1"
+
+        def message(x: int, rows: pd.DataFrame = ann.rows, limit: str = limit) -> str:
+            return f"frame {cell(rows, 'frame', x):.0f} is {limit}"
+
+        out += row_findings("frame-out-of-range", message, seq, ann, lines)
     return out
 
 
@@ -96,11 +99,11 @@ def _boxes_outside(seq: Sequence) -> list[Finding]:
         outside = sized & ((left >= w) | (top >= h) | (right <= 0) | (bottom <= 0))
         lines = r.index.to_numpy()[outside]
 
-        def message(x: int, r=r) -> str:  # type: ignore[no-untyped-def]
-            l, t, bw, bh = (float(r.at[x, c]) for c in ("left", "top", "width", "height"))
+        def message(x: int, r: pd.DataFrame = r) -> str:
+            l, t, bw, bh = (cell(r, c, x) for c in ("left", "top", "width", "height"))
             return f"box ({l:g}, {t:g}, {bw:g}, {bh:g}) lies wholly outside the {w}x{h} picture"
 
-        out += row_findings("box-outside-image", seq, ann, lines, message)
+        out += row_findings("box-outside-image", message, seq, ann, lines)
     return out
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from motqa.checks.registry import FOLD_AT, finding, many
 from motqa.errors import UsageError
-from motqa.model import Finding, Frames, MotDataset, Place, Sequence, SequenceRef, SeqInfo
+from motqa.model import Finding, Frames, MotDataset, Place, SeqInfo, Sequence, SequenceRef
 from motqa.sources.mot_files import parse_annotations, parse_seqinfo
 
 SEQINFO = "seqinfo.ini"
