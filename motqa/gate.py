@@ -60,6 +60,7 @@ class SequenceSummary:
     height: int | None
     frame_rate: float | None
     info_from: str
+    path: str | None  # the sequence folder, where the source is a folder
 
     @classmethod
     def of(cls, seq: Sequence) -> SequenceSummary:
@@ -67,7 +68,8 @@ class SequenceSummary:
         return cls(seq.label, seq.name, seq.split, len(seq.frames), len(gt) if gt is not None else 0,
                    int(gt.rows["id"].nunique()) if gt is not None else 0,
                    len(seq.det) if seq.det is not None else 0, seq.info.seq_length,
-                   seq.info.im_width, seq.info.im_height, seq.info.frame_rate, seq.info.origin)
+                   seq.info.im_width, seq.info.im_height, seq.info.frame_rate, seq.info.origin,
+                   str(seq.path) if seq.path is not None else None)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

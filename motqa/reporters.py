@@ -85,10 +85,12 @@ def _gh_escape(text: str, prop: bool = False) -> str:
 def to_github(result: GateResult) -> str:
     """GitHub workflow commands: one annotation per finding, placed on its file and line."""
     lines = []
+    folders = {s.label: s.path for s in result.sequences if s.path}
     for f in result.findings:
         props = [f"title={_gh_escape('motqa ' + f.check, True)}"]
-        if f.place.file and f.place.sequence and result.kind == "mot-folder":
-            path = PurePosixPath(result.source) / f.place.sequence / f.place.file
+        folder = folders.get(f.place.sequence or "")
+        if f.place.file and folder:
+            path = PurePosixPath(folder) / f.place.file
             props.insert(0, f"file={_gh_escape(str(path), True)}")
             if f.place.line:
                 props.insert(1, f"line={f.place.line}")

@@ -189,3 +189,10 @@ def test_progress_only_when_enabled() -> None:
     quiet = io.StringIO()
     Progress(False, quiet).bar("decode", 3)(3)
     assert quiet.getvalue() == ""
+
+
+def test_github_path_when_given_one_sequence(make_demo, capsys) -> None:  # type: ignore[no-untyped-def]
+    root, place = make_demo("conf-flag")
+    seq_dir = root / "train" / "DEMO-02"
+    code, out, _ = validate(capsys, seq_dir, "--format", "github")
+    assert code == 1 and f"file={seq_dir}/gt/gt.txt,line={place.line}" in out
