@@ -50,6 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", type=Path, help="benchmark root, split, or sequence folder")
     _gate_options(p)
 
+    p = sub.add_parser("ingest", help="the gate, then (only when it passes) the Deep Lake 4 dataset")
+    p.add_argument("source", type=Path, help="benchmark root, split, or sequence folder")
+    p.add_argument("dataset", help="a local folder or s3://bucket/prefix (AWS_* variables for credentials)")
+    p.add_argument("--overwrite", action="store_true", help="replace a dataset already at DATASET")
+    p.add_argument("--endpoint-url", help="S3-compatible endpoint (default AWS_ENDPOINT_URL)")
+    p.add_argument("--report", type=Path, metavar="FILE", help="the HTML QA report (default under ./reports/)")
+    _gate_options(p)
+
     p = sub.add_parser("demo", help="write a synthetic MOT17-style download")
     p.add_argument("dir", type=Path, help="folder to create (must be empty or absent)")
     p.add_argument("--defect", choices=sorted(DEFECTS), help="plant one defect")
@@ -101,6 +109,37 @@ def cmd_validate(args: argparse.Namespace) -> Exit:
     return Exit.OK if result.valid else Exit.FINDINGS
 
 
+def cmd_ingest(args: argparse.Namespace) -> Exit:
+    """Exit 2 before the gate when DATASET exists without --overwrite (it is kept); exit 1 when
+    the gate refuses (nothing is written); exit 0 when the dataset was written."""
+    from motqa.gate import run_gate
+    from motqa.progress import Progress
+    from motqa.reporters import REPORTERS
+    from motqa.sinks.deeplake_write import check_target, dataset_metadata, expected_counts, write_dataset
+    from motqa.sources.layout import discover
+    from motqa.storage import parse_target
+
+    target = parse_target(args.dataset, args.endpoint_url)
+    if not args.source.exists():
+        raise UsageError(f"no such path: {args.source}")
+    check_target(target, overwrite=args.overwrite, source=args.source)
+    cfg = _gate_config(args)
+    progress = Progress.for_terminal(args.quiet)
+    mot = discover(args.source)
+    result = run_gate(mot, cfg, progress)
+    _emit(args, REPORTERS[args.format](result))
+    # report: wired by the lead (write args.report, default under ./reports/, here: also when refused)
+    if not result.valid:
+        print(f"motqa: ingest refused by the gate; nothing was written to {target}", file=sys.stderr)
+        return Exit.FINDINGS
+    summary = write_dataset(mot, target, overwrite=args.overwrite, metadata=dataset_metadata(result),
+                            progress=progress, expected=expected_counts(result))
+    skipped = "".join(f"; skipped {label}: {why}" for label, why in summary.skipped)
+    print(f"motqa: {'replaced' if summary.replaced else 'wrote'} {target}: {len(summary.sequences)} sequences, "
+          f"{summary.frames} frames, {summary.boxes} boxes{skipped}", file=sys.stderr)
+    return Exit.OK
+
+
 def cmd_demo(args: argparse.Namespace) -> Exit:
     from motqa.demo import default_sequences, write_demo
 
@@ -122,7 +161,7 @@ def cmd_checks(args: argparse.Namespace) -> Exit:
     return Exit.OK
 
 
-COMMANDS = {"validate": cmd_validate, "demo": cmd_demo, "checks": cmd_checks}
+COMMANDS = {"validate": cmd_validate, "ingest": cmd_ingest, "demo": cmd_demo, "checks": cmd_checks}
 
 
 def run(argv: Sequence[str] | None = None) -> int:

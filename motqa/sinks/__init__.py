@@ -1,0 +1,1 @@
+"""Where a gated MotDataset goes: the Deep Lake 4 sequence dataset (deeplake_write, deeplake_layout)."""
