@@ -1,0 +1,345 @@
+"""motqa's benchmark: each figure as a ratio to a baseline run in the same session, whole processes."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generate import DATA, generate
+
+HERE = Path(__file__).resolve().parent
+BASELINES = HERE / "baselines"
+PY = sys.executable
+MOTQA = [PY, "-m", "motqa"]
+GIB = 1024**3
+FIGURES = ("annotations", "images", "parallel", "ingest", "memory", "scaling")
+
+
+@dataclass
+class Run:
+    seconds: float
+    max_rss: int  # bytes: the process's peak resident set (the largest of it and its children)
+
+
+@dataclass
+class Measured:
+    label: str
+    runs: list[Run]
+
+    @property
+    def seconds(self) -> float:
+        return statistics.median(r.seconds for r in self.runs)
+
+    @property
+    def max_rss(self) -> int:
+        return max(r.max_rss for r in self.runs)
+
+
+@dataclass
+class Figure:
+    name: str
+    data: str
+    subject: str  # what motqa ran
+    value: float | None  # seconds, or bytes for memory
+    baseline: str
+    baseline_value: float | None
+    goal: str
+    holds: bool | None  # None: not measured
+    unit: str = "s"
+    note: str = ""
+    runs: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        if self.value is None or not self.baseline_value:
+            return None
+        return self.value / self.baseline_value
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+def run_once(cmd: list[str], env: dict[str, str] | None = None) -> Run:
+    """Time one whole process and read its peak RSS from wait4 (this process's, not the sum of
+    all children so far as RUSAGE_CHILDREN would give)."""
+    with tempfile.TemporaryFile() as out:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            out.seek(0)
+            tail = out.read().decode("utf-8", "replace")[-2000:]
+            raise BenchError(f"{' '.join(cmd)} exited {proc.returncode}:\n{tail}")
+    return Run(seconds, usage.ru_maxrss * 1024)
+
+
+def measure(label: str, cmd: list[str], repeat: int, before: Callable[[], None] | None = None) -> Measured:
+    runs = []
+    for _ in range(repeat):
+        if before is not None:
+            before()
+        runs.append(run_once(cmd))
+    return Measured(label, runs)
+
+
+def measure_pair(a: tuple[str, list[str]], b: tuple[str, list[str]], repeat: int) -> tuple[Measured, Measured]:
+    """Alternate a and b so that both see the same machine load and a warm page cache."""
+    ra: list[Run] = []
+    rb: list[Run] = []
+    for _ in range(repeat):
+        ra.append(run_once(a[1]))
+        rb.append(run_once(b[1]))
+    return Measured(a[0], ra), Measured(b[0], rb)
+
+
+def ratio_figure(name: str, data: str, m: Measured, base: Measured, goal: float, note: str = "") -> Figure:
+    return Figure(name, data, m.label, m.seconds, base.label, base.seconds, f"<= {goal:g}x",
+                  m.seconds / base.seconds <= goal, note=note,
+                  runs={m.label: [round(r.seconds, 3) for r in m.runs],
+                        base.label: [round(r.seconds, 3) for r in base.runs]})
+
+
+# ---------------------------------------------------------------------------------- figures
+
+
+@dataclass
+class Bench:
+    data: Path
+    quick: bool
+    repeat: int
+    repeat_long: int
+    log: Callable[[str], None]
+
+    def dataset(self, benchmark: str, scale: int = 1) -> Path:
+        return generate(benchmark, scale, self.quick, self.data, log=not self.quick)
+
+    def validate(self, root: Path, images: str) -> list[str]:
+        return [*MOTQA, "validate", str(root), "--images", images, "--quiet"]
+
+    def annotations(self) -> list[Figure]:
+        root = self.dataset("MOT20")
+        self.log("annotations: validate --images skip vs pandas.read_csv on MOT20 gt")
+        m, base = measure_pair(("motqa validate --images skip", self.validate(root, "skip")),
+                               ("pandas.read_csv", [PY, str(BASELINES / "read_csv.py"), str(root)]), self.repeat)
+        out = [ratio_figure("annotations vs read_csv", "MOT20 gt", m, base, 4.0)]
+        if importlib.util.find_spec("trackeval") is None:
+            out.append(Figure("annotations vs TrackEval", "MOT20 gt", m.label, m.seconds, "TrackEval loader",
+                              None, "<= 0.5x", None, note="trackeval not installed (pip install trackeval)"))
+            return out
+        self.log("annotations: validate --images skip vs TrackEval's MOTChallenge loader")
+        te = measure("TrackEval loader", [PY, str(BASELINES / "trackeval_loader.py"), str(root), "MOT20"],
+                     max(1, self.repeat - 2))
+        out.append(ratio_figure("annotations vs TrackEval", "MOT20 gt", m, te, 0.5,
+                                "TrackEval reads and splits per frame, checks duplicate ids only"))
+        return out
+
+    def images(self) -> list[Figure]:
+        root = self.dataset("MOT17")
+        self.log("images: validate --images decode vs a loop of full Pillow decodes on MOT17 frames")
+        m, base = measure_pair(("motqa validate --images decode", self.validate(root, "decode")),
+                               ("Pillow decode loop", [PY, str(BASELINES / "pillow_decode.py"), str(root)]),
+                               self.repeat_long)
+        return [ratio_figure("images (decode)", "MOT17 frames", m, base, 0.5,
+                             f"{os.cpu_count()} cores; motqa decodes at 1/8 scale, which reads every byte")]
+
+    def parallel(self) -> list[Figure]:
+        """How the frame decode spreads over the cores: motqa's own decode, 1 worker vs all."""
+        root = self.dataset("MOT17")
+        cores = os.cpu_count() or 1
+        script = str(HERE / "parallel.py")
+        self.log(f"parallel: decoding MOT17 frames with 1 thread, {cores} threads, {cores} processes")
+        one = measure("1 thread", [PY, script, str(root), "threads", "1"], 1)
+        out = []
+        for how in ("threads", "processes"):
+            many = measure(f"{cores} {how}", [PY, script, str(root), how, str(cores)], 1)
+            out.append(Figure(f"decode on {cores} {how}", "MOT17 frames", many.label, many.seconds, one.label,
+                              one.seconds, f"<= {1.25 / cores:g}x", many.seconds / one.seconds <= 1.25 / cores,
+                              note="whole processes, one run each; the ideal is 1/cores",
+                              runs={many.label: [round(many.seconds, 3)], one.label: [round(one.seconds, 3)]}))
+        return out
+
+    def ingest(self) -> list[Figure]:
+        help_text = ingest_help()
+        if help_text is None:
+            self.log("ingest: not available yet")
+            return [Figure("ingest", "MOT17", "motqa ingest", None, "tutorial (Deep Lake 4)", None, "<= 1.5x",
+                           None, note="ingest: not available yet")]
+        root = self.dataset("MOT17")
+        self.log("ingest: motqa ingest vs the tutorial's way on MOT17")
+        with tempfile.TemporaryDirectory(dir=self.data) as tmp:
+            target = Path(tmp) / "out"
+
+            def clear() -> None:  # each run writes a new dataset (and report)
+                for child in Path(tmp).iterdir():
+                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+
+            m = measure("motqa ingest", ingest_cmd(help_text, root, target), self.repeat_long, clear)
+            base = measure("tutorial ingest", [PY, str(BASELINES / "tutorial_ingest.py"), str(root), str(target)],
+                           self.repeat_long, clear)
+        return [ratio_figure("ingest", "MOT17", m, base, 1.5,
+                             "gate with every frame decoded, write, report vs pandas per frame + write")]
+
+    def memory(self) -> list[Figure]:
+        root = self.dataset("MOT20")
+        self.log("memory: validate (decode) on MOT20")
+        m = measure("motqa validate", self.validate(root, "decode"), 1)
+        base = measure("pandas.read_csv", [PY, str(BASELINES / "read_csv.py"), str(root)], 1)
+        out = [_memory_figure("peak memory validate", m, base, "every frame decoded")]
+        help_text = ingest_help()
+        if help_text is None:
+            out.append(Figure("peak memory ingest", "MOT20", "motqa ingest", None, "tutorial ingest", None,
+                              "< 1.5 GiB", None, unit="GiB", note="ingest: not available yet"))
+            return out
+        self.log("memory: ingest vs the tutorial's on MOT20")
+        with tempfile.TemporaryDirectory(dir=self.data) as tmp:
+            mi = measure("motqa ingest", ingest_cmd(help_text, root, Path(tmp) / "a"), 1)
+            bi = measure("tutorial ingest", [PY, str(BASELINES / "tutorial_ingest.py"), str(root),
+                                             str(Path(tmp) / "b")], 1)
+        out.append(_memory_figure("peak memory ingest", mi, bi,
+                                  f"seconds: motqa {mi.seconds:.1f}, tutorial {bi.seconds:.1f}"))
+        return out
+
+    def scaling(self) -> list[Figure]:
+        """validate --images skip at 1x, 2x and 4x MOT20's annotations (more sequences)."""
+        measured = {}
+        for scale in (1, 2, 4):
+            root = self.dataset("MOT20", scale)
+            self.log(f"scaling: validate --images skip on MOT20 x{scale}")
+            measured[scale] = measure(f"validate x{scale}", self.validate(root, "skip"), self.repeat_long)
+        one = measured[1]
+        out = []
+        for scale in (2, 4):
+            m = measured[scale]
+            out.append(Figure(f"scaling time x{scale}", f"MOT20 gt x{scale}", m.label, m.seconds, one.label,
+                              one.seconds, f"<= {1.1 * scale:g}x", m.seconds / one.seconds <= 1.1 * scale,
+                              note="linear or better (start-up is paid once)",
+                              runs={m.label: [round(r.seconds, 3) for r in m.runs]}))
+        for scale in (2, 4):
+            m = measured[scale]
+            out.append(Figure(f"scaling memory x{scale}", f"MOT20 gt x{scale}", m.label, m.max_rss, one.label,
+                              one.max_rss, "<= 1.25x", m.max_rss / one.max_rss <= 1.25, unit="GiB",
+                              note="flat: sequences are loaded one at a time"))
+        t1, t2, t4 = (measured[s].seconds for s in (1, 2, 4))
+        if t2 > t1:
+            out[1].note += f"; increments (x4-x2)/(x2-x1) = {(t4 - t2) / (t2 - t1):.2f} (2 is linear)"
+        return out
+
+
+def _memory_figure(name: str, m: Measured, base: Measured, note: str) -> Figure:
+    return Figure(name, "MOT20", m.label, m.max_rss, base.label, base.max_rss, "< 1.5 GiB",
+                  m.max_rss < 1.5 * GIB, unit="GiB", note=note)
+
+
+def ingest_help() -> str | None:
+    """`motqa ingest --help`, or None while the command does not exist."""
+    probe = subprocess.run([*MOTQA, "ingest", "--help"], capture_output=True, text=True)
+    return probe.stdout if probe.returncode == 0 else None
+
+
+def ingest_cmd(help_text: str, root: Path, target: Path) -> list[str]:
+    """`motqa ingest` with every frame decoded, no progress display, and its HTML report written
+    beside the target."""
+    cmd = [*MOTQA, "ingest", str(root), str(target)]
+    if "--images" in help_text:
+        cmd += ["--images", "decode"]
+    if "--quiet" in help_text:
+        cmd.append("--quiet")
+    if "--report" in help_text:
+        cmd += ["--report", str(target) + "-report.html"]
+    return cmd
+
+
+# ---------------------------------------------------------------------------------- output
+
+
+def machine() -> dict[str, Any]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version(),
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
+def _show(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    return f"{value / GIB:.2f} GiB" if unit == "GiB" else f"{value:.2f} s"
+
+
+def table(figures: list[Figure]) -> str:
+    head = ("figure", "data", "motqa", "baseline", "ratio", "goal", "holds")
+    rows = [head]
+    for f in figures:
+        holds = "-" if f.holds is None else ("yes" if f.holds else "NO")
+        ratio = "-" if f.ratio is None else f"{f.ratio:.2f}x"
+        rows.append((f.name, f.data, _show(f.value, f.unit), f"{_show(f.baseline_value, f.unit)} {f.baseline}",
+                     ratio, f.goal, holds))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    notes = [f"  {f.name}: {f.note}" for f in figures if f.note]
+    return "\n".join(lines + (["", "notes:", *notes] if notes else [])) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--quick", action="store_true", help="tiny data, one run each (the smoke test)")
+    p.add_argument("--only", action="append", choices=FIGURES, help="run only this figure (repeatable)")
+    p.add_argument("--repeat", type=int, help="runs of the short measurements (median; default 5, quick 1)")
+    p.add_argument("--repeat-long", type=int, help="runs of the long ones (default 3, quick 1)")
+    p.add_argument("--data", type=Path, default=DATA, help=f"generated data cache (default {DATA})")
+    p.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    args = p.parse_args(argv)
+    bench = Bench(args.data, args.quick, args.repeat or (1 if args.quick else 5),
+                  args.repeat_long or (1 if args.quick else 3),
+                  lambda text: print(f"... {text}", file=sys.stderr, flush=True))
+    args.data.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    figures: list[Figure] = []
+    for name in args.only or FIGURES:
+        try:
+            figures += getattr(bench, name)()
+        except BenchError as e:
+            print(f"bench: {name} failed: {e}", file=sys.stderr)
+            return 1
+    info = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), **machine(),
+            "command": " ".join(["python", "bench/run.py", *(argv if argv is not None else sys.argv[1:])]),
+            "seconds": round(time.perf_counter() - started, 1)}
+    print(f"motqa bench {info['date']}  nproc {info['nproc']}  {info['cpu']}  load {info['load_average']}")
+    print(f"command: {info['command']}  ({info['seconds']} s)\n")
+    if args.quick:
+        print("quick: tiny data, one run each; the goals do not apply\n")
+        for f in figures:
+            f.holds = None
+    print(table(figures), end="")
+    if args.json:
+        args.json.write_text(json.dumps({**info, "figures": [{**asdict(f), "ratio": f.ratio} for f in figures]},
+                                        indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
