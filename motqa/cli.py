@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from enum import IntEnum
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check a raw MOT download (the gate alone)")
     p.add_argument("path", type=Path, help="benchmark root, split, or sequence folder")
+    p.add_argument("--report", type=Path, metavar="FILE", help="also write the HTML QA report to FILE")
     _gate_options(p)
 
     p = sub.add_parser("ingest", help="the gate, then (only when it passes) the Deep Lake 4 dataset")
@@ -104,9 +106,33 @@ def cmd_validate(args: argparse.Namespace) -> Exit:
     from motqa.sources.layout import discover
 
     cfg = _gate_config(args)
-    result = run_gate(discover(args.path), cfg, Progress.for_terminal(args.quiet))
+    observers = _report_observers(args)
+    result = run_gate(discover(args.path), cfg, Progress.for_terminal(args.quiet), observers=observers)
     _emit(args, REPORTERS[args.format](result))
+    _write_report(args, result, observers)
     return Exit.OK if result.valid else Exit.FINDINGS
+
+
+def _report_observers(args: argparse.Namespace) -> tuple[Any, ...]:
+    """The report's frame sampler, when a report is to be written."""
+    if getattr(args, "report", None) is None:
+        return ()
+    from motqa.report import ReportCollector
+
+    return (ReportCollector(),)
+
+
+def _write_report(args: argparse.Namespace, result: Any, observers: tuple[Any, ...],
+                  extra: dict[str, Any] | None = None) -> None:
+    if not observers:
+        return
+    from motqa.report import write_report
+
+    try:
+        path = write_report(args.report, result, observers[0], command=args.command_line, extra=extra)
+    except OSError as e:
+        raise UsageError(f"cannot write the report to {args.report}: {e.strerror or e}") from None
+    print(f"motqa: report written to {path}", file=sys.stderr)
 
 
 def cmd_ingest(args: argparse.Namespace) -> Exit:
@@ -166,6 +192,7 @@ COMMANDS = {"validate": cmd_validate, "ingest": cmd_ingest, "demo": cmd_demo, "c
 
 def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.command_line = shlex.join(["motqa", *(sys.argv[1:] if argv is None else argv)])
     try:
         return int(COMMANDS[args.command](args))
     except UsageError as e:
