@@ -47,6 +47,13 @@ _CHECKS = [
     CheckInfo("image-unreadable", E, "a frame does not decode completely"),
     CheckInfo("image-format", E, "a frame holds another format than its extension says (PNG named .jpg)"),
     CheckInfo("image-size-mismatch", E, "a frame's size differs from imWidth x imHeight"),
+    # stored datasets only (motqa audit; motqa/checks/stored.py)
+    CheckInfo("box-format", E, "the boxes column is stored in another format than LTWH pixel, or not as boxes"),
+    CheckInfo("box-format-unstated", I, "the boxes column does not say its format: read as LTWH pixel"),
+    CheckInfo("sequence-lengths-differ", E, "a row's frames, boxes and ids hold different numbers of frames"),
+    CheckInfo("ids-boxes-mismatch", E, "a stored frame holds a different number of ids (or per-box values) than boxes"),
+    CheckInfo("frame-size-varies", E, "a stored frame's size differs from the sequence's first frame (no stored size)"),
+    CheckInfo("ingest-incomplete", E, "a motqa dataset that motqa ingest has not finished publishing"),
 ]
 
 CHECKS: dict[str, CheckInfo] = {c.id: c for c in _CHECKS}
