@@ -60,6 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", type=Path, metavar="FILE", help="the HTML QA report (default under ./reports/)")
     _gate_options(p)
 
+    p = sub.add_parser("audit", help="the gate's checks on an existing Deep Lake dataset (read-only)")
+    p.add_argument("dataset", help="a local folder or s3://bucket/prefix: motqa's own layout, or the "
+                   "tutorial's (Deep Lake 4 or 3)")
+    p.add_argument("--columns", metavar="frames=NAME,boxes=NAME,ids=NAME",
+                   help="the tutorial layout's column names where they differ (default frames, boxes, ids)")
+    p.add_argument("--endpoint-url", help="S3-compatible endpoint (default AWS_ENDPOINT_URL)")
+    p.add_argument("--report", type=Path, metavar="FILE", help="also write the HTML QA report to FILE")
+    _gate_options(p)
+
     p = sub.add_parser("demo", help="write a synthetic MOT17-style download")
     p.add_argument("dir", type=Path, help="folder to create (must be empty or absent)")
     p.add_argument("--defect", choices=sorted(DEFECTS), help="plant one defect")
@@ -166,6 +175,21 @@ def cmd_ingest(args: argparse.Namespace) -> Exit:
     return Exit.OK
 
 
+def cmd_audit(args: argparse.Namespace) -> Exit:
+    """The gate on a stored dataset, which is opened read-only: exit codes as validate."""
+    from motqa.gate import run_gate
+    from motqa.progress import Progress
+    from motqa.reporters import REPORTERS
+    from motqa.sources.deeplake_read import open_stored, parse_columns
+
+    columns = parse_columns(args.columns) if args.columns is not None else None
+    cfg = _gate_config(args)
+    result = run_gate(open_stored(args.dataset, columns, args.endpoint_url), cfg, Progress.for_terminal(args.quiet))
+    _emit(args, REPORTERS[args.format](result))
+    # report: wired by the lead (args.report)
+    return Exit.OK if result.valid else Exit.FINDINGS
+
+
 def cmd_demo(args: argparse.Namespace) -> Exit:
     from motqa.demo import default_sequences, write_demo
 
@@ -187,7 +211,8 @@ def cmd_checks(args: argparse.Namespace) -> Exit:
     return Exit.OK
 
 
-COMMANDS = {"validate": cmd_validate, "ingest": cmd_ingest, "demo": cmd_demo, "checks": cmd_checks}
+COMMANDS = {"validate": cmd_validate, "ingest": cmd_ingest, "audit": cmd_audit, "demo": cmd_demo,
+            "checks": cmd_checks}
 
 
 def run(argv: Sequence[str] | None = None) -> int:

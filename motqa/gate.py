@@ -12,6 +12,7 @@ from motqa.checks.images import check_images
 from motqa.checks.registry import CHECKS, fold
 from motqa.checks.rows import check_rows
 from motqa.checks.sequences import check_sequence
+from motqa.checks.stored import check_frame_sizes
 from motqa.checks.tracks import check_tracks
 from motqa.errors import UsageError
 from motqa.imaging import MODES
@@ -111,9 +112,10 @@ def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
         for check in _SEQUENCE_CHECKS:
             found += check(seq)
         if cfg.images != "skip" and (cfg.wants("image-unreadable") or cfg.wants("image-size-mismatch")
-                                     or cfg.wants("image-format")):
+                                     or cfg.wants("image-format") or cfg.wants("frame-size-varies")):
             bar = progress.bar(f"[{n}/{len(ds.sequences)}] {ref.label}: {cfg.images} frames", len(seq.frames))
             found += check_images(seq, cfg.images, bar)
+            found += check_frame_sizes(seq)  # a stored sequence: the sizes its frames were read at
         found = fold([f for f in found if cfg.wants(f.check)])
         for observe in observers:
             observe(seq, found)
