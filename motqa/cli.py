@@ -37,6 +37,10 @@ def _gate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ignore", type=_csv_list, action="extend", help="do not run these check ids")
     p.add_argument("--fail-on", choices=["error", "warning", "info"], help="lowest severity that fails (default error)")
     p.add_argument("--config", type=Path, help="pyproject.toml to read [tool.motqa] from (default ./pyproject.toml)")
+    p.add_argument("--expectations", type=Path, action="append", metavar="DIR",
+                   help="also run the Great Expectations suites (*.json) in DIR (repeatable)")
+    p.add_argument("--no-shipped-expectations", dest="shipped_expectations", action="store_false", default=None,
+                   help="do not run the suites shipped in motqa's expectations/")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress display")
 
 
@@ -89,7 +93,17 @@ def _gate_config(args: argparse.Namespace) -> Any:
         ignore=args.ignore if args.ignore is not None else settings.get("ignore", []),
         fail_on=_severity(str(fail_on)),
         images=args.images or settings.get("images", "decode"),
+        expectations=[Path(p) for p in (args.expectations if args.expectations is not None
+                                        else settings.get("expectations", []))],
+        shipped_expectations=_shipped(args.shipped_expectations, settings),
     )
+
+
+def _shipped(flag: bool | None, settings: dict[str, Any]) -> bool:
+    value = flag if flag is not None else settings.get("shipped-expectations", True)
+    if not isinstance(value, bool):
+        raise UsageError(f"[tool.motqa] shipped-expectations must be true or false, not {value!r}")
+    return value
 
 
 def _severity(text: str) -> Any:

@@ -15,6 +15,7 @@ from motqa.checks.sequences import check_sequence
 from motqa.checks.stored import check_frame_sizes
 from motqa.checks.tracks import check_tracks
 from motqa.errors import UsageError
+from motqa.expectations import ExpectationRun
 from motqa.imaging import MODES
 from motqa.model import Finding, MotDataset, Sequence, Severity
 from motqa.progress import Progress
@@ -62,15 +63,24 @@ class SequenceSummary:
     frame_rate: float | None
     info_from: str
     path: str | None  # the sequence folder, where the source is a folder
+    annotated_frames: int = 0  # frames holding at least one gt box
+    boxes_per_frame_mean: float | None = None  # gt boxes per annotated frame
+    boxes_per_frame_max: int | None = None
 
     @classmethod
     def of(cls, seq: Sequence) -> SequenceSummary:
         gt = seq.gt
-        return cls(seq.label, seq.name, seq.split, len(seq.frames), len(gt) if gt is not None else 0,
-                   int(gt.rows["id"].nunique()) if gt is not None else 0,
-                   len(seq.det) if seq.det is not None else 0, seq.info.seq_length,
-                   seq.info.im_width, seq.info.im_height, seq.info.frame_rate, seq.info.origin,
-                   str(seq.path) if seq.path is not None else None)
+        out = cls(seq.label, seq.name, seq.split, len(seq.frames), len(gt) if gt is not None else 0,
+                  int(gt.rows["id"].nunique()) if gt is not None else 0,
+                  len(seq.det) if seq.det is not None else 0, seq.info.seq_length,
+                  seq.info.im_width, seq.info.im_height, seq.info.frame_rate, seq.info.origin,
+                  str(seq.path) if seq.path is not None else None)
+        if gt is not None and len(gt):
+            per_frame = gt.rows["frame"].value_counts(sort=False)
+            out.annotated_frames = len(per_frame)
+            out.boxes_per_frame_mean = float(per_frame.mean())
+            out.boxes_per_frame_max = int(per_frame.max())
+        return out
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -104,6 +114,8 @@ def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
              observers: tuple[Observer, ...] = ()) -> GateResult:
     progress = progress or Progress(False)
     findings = [f for f in ds.findings if cfg.wants(f.check)]
+    # Loads the suites now (a broken one stops the run early); GE imports in the background.
+    expectations = ExpectationRun.start(cfg.expectations, cfg.shipped_expectations, cfg.wants)
     summaries = []
     for n, ref in enumerate(ds.sequences, start=1):
         progress.status(f"[{n}/{len(ds.sequences)}] {ref.label}: reading")
@@ -116,11 +128,14 @@ def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
             bar = progress.bar(f"[{n}/{len(ds.sequences)}] {ref.label}: {cfg.images} frames", len(seq.frames))
             found += check_images(seq, cfg.images, bar)
             found += check_frame_sizes(seq)  # a stored sequence: the sizes its frames were read at
+        found += expectations.check_annotations(seq)
         found = fold([f for f in found if cfg.wants(f.check)])
         for observe in observers:
             observe(seq, found)
         findings += found
         summaries.append(SequenceSummary.of(seq))
+        expectations.add_sequence(seq, summaries[-1].as_dict())
+    findings += fold(expectations.check_sequences())
     progress.done()
-    ran = [c for c in CHECKS if cfg.wants(c)]
+    ran = [c for c in CHECKS if cfg.wants(c)] + expectations.check_ids
     return GateResult(ds.source, ds.kind, cfg.fail_on, findings, summaries, ran)
