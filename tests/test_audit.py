@@ -126,6 +126,7 @@ def copy_rows(rows: list[dict[str, list[Any]]]) -> list[dict[str, list[Any]]]:
 # ------------------------------------------------------------------------------------ motqa layout
 
 
+@pytest.mark.slow  # the whole gate: Great Expectations' import takes seconds
 def test_ingested_dataset_audits_clean(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = small_download(tmp_path / "mot", frames=12)
     target = tmp_path / "ds"
@@ -166,7 +167,6 @@ def test_ingested_findings_equal_the_sources(tmp_path: Path) -> None:
     assert all(f.place.file is None and f.place.line is None for f in of_stored.findings)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("defect", ["duplicate-id", "box-size", "id-invalid", "conf-flag", "class-unknown",
                                     "visibility-range", "frame-out-of-range", "box-outside-image",
                                     "image-unreadable", "image-format", "image-size-mismatch"])
@@ -202,6 +202,13 @@ def test_unpublished_motqa_dataset_is_reported(tmp_path: Path) -> None:
     del ds
     result = audit(tmp_path / "ds")
     assert [f.check for f in result.findings] == ["ingest-incomplete"] and not result.valid
+
+
+def test_ingested_split_or_sequence_has_plain_names(tmp_path: Path) -> None:
+    """Ingesting a split stores split "" (read back as None by Deep Lake): labels are the names."""
+    source = small_download(tmp_path / "mot")
+    write_dataset(discover(source / "train"), str(tmp_path / "ds"))
+    assert [s.label for s in audit(tmp_path / "ds").sequences] == ["DEMO-01", "DEMO-02"]
 
 
 # ------------------------------------------------------------------------------------ tutorial, Deep Lake 4
@@ -264,6 +271,16 @@ def test_columns_option(tmp_path: Path, rows: list[dict[str, list[Any]]], capsys
     capsys.readouterr()
     assert run(["audit", str(path), "-q"]) == 2
     assert "--columns" in capsys.readouterr().err
+
+
+def test_a_name_column_names_the_rows(tmp_path: Path, rows: list[dict[str, list[Any]]]) -> None:
+    path = write_tutorial4(tmp_path / "ds", rows)
+    ds = deeplake.open(str(path))
+    ds.add_column("name", types.Text())
+    ds["name"][0:2] = ["MOT17-02", ""]
+    ds.commit()
+    del ds
+    assert [s.label for s in audit(path).sequences] == ["MOT17-02", "row 1"]
 
 
 def test_parse_columns() -> None:
@@ -471,3 +488,4 @@ def test_audit_each_kind_on_s3(s3_server: S3Server, tmp_path: Path, rows: list[d
     assert got["tutorial3"] == (0, KIND_TUTORIAL3, [])
     assert bucket_state(s3_server, bucket) == before
     assert run(["audit", f"s3://{bucket}/nothing-here", "--endpoint-url", s3_server.endpoint, "-q"]) == 2
+

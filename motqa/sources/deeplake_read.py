@@ -2,8 +2,9 @@
 tutorial's layout in Deep Lake 4, and the tutorial's Deep Lake 3 datasets.
 
 Conventions of the conversion (each a visible step below):
-- A row is a sequence. Its label is `split/name` (motqa layout), else `row N` (0-based, the index
-  to give Deep Lake: `ds["frames"].get_bytes(N)`).
+- A row is a sequence. Its label is `split/name` (motqa layout), the `name` text column where a
+  tutorial-layout dataset has one, else `row N` (0-based, the index to give Deep Lake:
+  `ds["frames"].get_bytes(N)`).
 - Position k of a row is MOT frame `frame_numbers[k]` (motqa layout), else k + 1. Frame names are
   `frames[k]` (the column and the 0-based position in the row).
 - gt rows: one per box, index = the box's 1-based position in the row's flattened boxes. The
@@ -124,6 +125,11 @@ def _query_v3(url: str, creds: dict[str, str] | None) -> Any:
 
 def _why(e: BaseException) -> str:
     return str(e).split("\n")[0][:300] or type(e).__name__
+
+
+def _text(value: Any) -> str:
+    """A text cell: Deep Lake gives back None for an empty string."""
+    return "" if value is None else str(value)
 
 
 def _is_motqa(ds: Any) -> bool:
@@ -349,9 +355,21 @@ class _TutorialReader(_Reader):
         stated = _stated_box_format(ds, columns.boxes, types[columns.boxes])
         self.findings += box_format(columns.boxes, stated)
         self.boxes_ok = stated is None or stated == LTWH_PIXEL
+        self.named = "name" in types and str(types["name"].kind).endswith("Text")
+
+    def name_of(self, r: int) -> tuple[str, str | None]:
+        """A `name` text column, where a dataset has one, names its rows."""
+        if self.named:
+            try:
+                name = _text(self.ds["name"][r])
+            except Exception:  # noqa: BLE001 - an unreadable name: the row is still audited
+                name = ""
+            if name:
+                return name, None
+        return f"row {r}", None
 
     def load(self, r: int) -> Sequence:
-        label = f"row {r}"
+        label = self.name_of(r)[0]
         findings: list[Finding] = []
         jpegs = self.read_bytes(self.cols.frames, r, label, findings)
         boxes = _per_frame(self.read(self.cols.boxes, r, label, findings))
@@ -401,7 +419,7 @@ class _MotqaReader(_Reader):
 
     def name_of(self, r: int) -> tuple[str, str | None]:
         try:
-            name, split = str(self.ds["name"][r]), str(self.ds["split"][r])
+            name, split = _text(self.ds["name"][r]), _text(self.ds["split"][r])
         except Exception:  # noqa: BLE001 - an unreadable name: the row is still audited
             return f"row {r}", None
         return (name or f"row {r}"), (split or None)
