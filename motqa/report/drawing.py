@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 DISTRACTOR_CLASSES = {"MOT20": frozenset({2, 6, 7, 8, 12})}
 DEFAULT_DISTRACTORS = frozenset({2, 7, 8, 12})
 IGNORED_COLOUR = (190, 190, 190)
+FLAG_COLOUR = (230, 28, 48)
 DET_COLOUR = (255, 255, 255)
 PLACEHOLDER_BACKGROUND = (58, 58, 64)
 
@@ -47,6 +48,7 @@ class DrawBox:
     height: float
     track: int | None
     ignored: bool = False
+    flagged: bool = False  # a finding names this box's line (or its frame and track id)
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,8 @@ def placeholder(width: int, height: int) -> Image.Image:
 def draw_banner(img: Image.Image, text: str) -> None:
     """`text` on a red strip across the top of `img`, over the boxes."""
     draw = ImageDraw.Draw(img)
-    font = _font(max(10, round(img.width / 30)))
-    lines = _wrap(text, draw, font, img.width - 12)[:3]
+    font = _font(max(11, round(img.width / 22)))
+    lines = _wrap(text, draw, font, img.width - 12)[:2]
     line_h = font.getbbox("Ag")[3] + 3
     draw.rectangle((0, 0, img.width, line_h * len(lines) + 8), fill=(176, 32, 44))
     for k, line in enumerate(lines):
@@ -135,25 +137,33 @@ def _dashed_rectangle(draw: ImageDraw.ImageDraw, xy: tuple[float, float, float, 
 
 
 def draw_boxes(img: Image.Image, boxes: Iterable[DrawBox], scale: float) -> None:
-    """Draw `boxes` (frame pixels) on `img`, which shows the frame scaled by `scale`. Ignored boxes
-    first, so that counted ones stay on top."""
+    """Draw `boxes` (frame pixels) on `img`, which shows the frame scaled by `scale`: ignored boxes
+    first, flagged ones last, so that what a finding names stays on top."""
     draw = ImageDraw.Draw(img)
     line = max(1, round(img.width / 400))
-    font = _font(max(9, round(img.width / 48)))
-    ordered = sorted(boxes, key=lambda b: not b.ignored)
-    for b in ordered:
+    font = _font(max(9, round(img.width / 52)))
+    for b in sorted(boxes, key=lambda b: (b.flagged, not b.ignored)):
         x0, y0 = b.left * scale, b.top * scale
         x1, y1 = (b.left + b.width) * scale, (b.top + b.height) * scale
-        if not (x1 > x0 and y1 > y0):
-            x1, y1 = x0 + 1, y0 + 1  # a box of no size (a finding) is still marked where it is
         if b.track is None:
             colour = DET_COLOUR
         else:
             colour = IGNORED_COLOUR if b.ignored else track_colour(b.track)
-        if b.ignored:
+        if b.flagged:
+            colour = FLAG_COLOUR
+        if not (x1 > x0 and y1 > y0):
+            # a box of no size cannot be drawn: a cross marks where it would be
+            r = max(4, line * 5)
+            if x1 > x0 or y1 > y0:  # one side has a length: draw it
+                draw.line((x0, y0, max(x0, x1), max(y0, y1)), fill=colour, width=line + 1)
+            draw.line((x0 - r, y0 - r, x0 + r, y0 + r), fill=colour, width=line + 1)
+            draw.line((x0 - r, y0 + r, x0 + r, y0 - r), fill=colour, width=line + 1)
+            y0 -= r
+        elif b.ignored and not b.flagged:
             _dashed_rectangle(draw, (x0, y0, x1, y1), colour, line, dash=max(3.0, 3.0 * line))
         else:
-            draw.rectangle((x0, y0, x1, y1), outline=colour, width=line + (b.track is not None))
+            width = line + (b.track is not None) + (b.flagged * line)
+            draw.rectangle((x0, y0, x1, y1), outline=colour, width=width)
         if b.track is None:
             continue
         text = str(b.track)
@@ -162,7 +172,7 @@ def draw_boxes(img: Image.Image, boxes: Iterable[DrawBox], scale: float) -> None
         tx = min(max(x0, 0), img.width - tw - 4)
         ty = y0 - th - 2 if y0 - th - 2 >= 0 else max(y0, 0)
         draw.rectangle((tx, ty, tx + tw + 4, ty + th + 1), fill=colour)
-        draw.text((tx + 2, ty), text, fill=(0, 0, 0), font=font)
+        draw.text((tx + 2, ty), text, fill=(255, 255, 255) if b.flagged else (0, 0, 0), font=font)
 
 
 def to_jpeg(img: Image.Image, quality: int) -> bytes:

@@ -20,7 +20,7 @@ from motqa.checks.registry import CHECKS
 from motqa.gate import GateResult, SequenceSummary
 from motqa.model import Finding, Place, Severity
 from motqa.report import plots
-from motqa.report.drawing import IGNORED_COLOUR, hex_colour, track_colour
+from motqa.report.drawing import FLAG_COLOUR, IGNORED_COLOUR, hex_colour, track_colour
 from motqa.report.samples import SIZE_BINS, FrameSample, ReportCollector, SequenceReport, b64_size
 
 LIBRARIES = ("deeplake", "pandas", "numpy", "pillow", "pandera", "great_expectations")
@@ -102,7 +102,8 @@ class _Page:
         self.result = result
         self.command = command
         self.extra = extra or {}
-        self.title = title or f"motqa QA report: {result.source}"
+        name = PurePosixPath(result.source.replace("\\", "/").rstrip("/")).name or result.source
+        self.title = title or f"motqa QA report: {name}"
         self.seqs, self.budget_notes = collector.fitted(image_budget) if collector is not None else ([], [])
         self.section_of: dict[str, str] = {}
         for n, s in enumerate(self.seqs, start=1):
@@ -192,7 +193,7 @@ class _Page:
         r = self.result
         if not r.findings:
             return '<p>No findings: every check that ran passed.</p>'
-        ordered = sorted(r.findings, key=lambda f: -f.severity)
+        ordered = sorted(r.findings, key=lambda f: (-f.severity, f.sequence or "", f.check))
         checks = sorted({f.check for f in ordered})
         seqs = list(dict.fromkeys(f.sequence or "" for f in ordered))
         check_ix = {c: str(i) for i, c in enumerate(checks)}
@@ -254,6 +255,7 @@ class _Page:
                 f"<span>{tracks} a colour per track id, the id on the box</span>"
                 f"<span>{swatch(hex_colour(IGNORED_COLOUR), dashed=True, fill='#777')} ignored by evaluation: conf 0, "
                 "or a distractor class (2, 7, 8, 12; MOT20 also 6)</span>"
+                f"<span>{swatch(hex_colour(FLAG_COLOUR))} a box a finding names (× where it has no size)</span>"
                 f"<span>{swatch('#ffffff', fill='#555')} detection (sequences without gt)</span>"
                 f"<span>{swatch('#c62a36', fill='#3a3a40')} frame missing or unreadable: a placeholder</span>"
                 "<span>Click a frame to see it larger.</span></div>")
@@ -284,12 +286,16 @@ class _Page:
             img = f'<a class="thumb" href="#v{x.key}" title="open frame {x.frame} larger">{img}</a>'
         chips = "".join(f'<span class="chip{"" if r in ("first", "last", "spaced") else " finding"}">{_e(r)}</span>'
                         for r in x.reasons)
-        boxes = f"{x.boxes} box{'es' if x.boxes != 1 else ''}" + (f" ({x.ignored} ignored)" if x.ignored else "")
-        problem = f'<br><span class="msg">{_e(x.problem)}</span>' if x.problem else ""
+        counts = [f"{x.boxes} box{'es' if x.boxes != 1 else ''}"]
+        if x.ignored:
+            counts.append(f"{x.ignored} ignored")
+        if x.flagged:
+            counts.append(f'<span class="flag">{x.flagged} named by findings</span>')
+        problem = f'<div class="msg problem">{_e(x.problem)}</div>' if x.problem else ""
         file = f" · <span class=mono>{_e(x.file)}</span>" if x.file else ""
         cls = "sample problem" if x.problem else "sample"
-        return (f'<figure class="{cls}" id="{x.key}">{img}<figcaption><b>frame {x.frame}</b>{file} · {boxes}'
-                f"<br>{chips}{problem}</figcaption></figure>")
+        return (f'<figure class="{cls}" id="{x.key}">{img}<figcaption><b>frame {x.frame}</b>{file}'
+                f'<div>{", ".join(counts)}</div>{problem}<div>{chips}</div></figcaption></figure>')
 
     def _plots(self, s: SequenceReport) -> str:
         st = s.stats
@@ -340,7 +346,7 @@ def _render(result: GateResult, collector: ReportCollector | None, command: str,
     page = _Page(result, collector, command, title, extra, image_budget if image_budget is not None else 1 << 62)
     verdict, verdict_class = page.verdict()
     r = result
-    subtitle = (f"{len(r.sequences)} sequence{'s' if len(r.sequences) != 1 else ''} · "
+    subtitle = (f"{r.source} · {len(r.sequences)} sequence{'s' if len(r.sequences) != 1 else ''} · "
                 f"{sum(s.frames for s in r.sequences):,} frames · {len(r.findings):,} findings")
     text = template.substitute(
         csp=csp, version=_e(__version__), title=_e(page.title), subtitle=_e(subtitle),

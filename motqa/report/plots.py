@@ -21,13 +21,16 @@ def _e(text: object) -> str:
     return escape(str(text), quote=True)
 
 
-def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
-    """Round tick values covering [lo, hi]."""
+def nice_ticks(lo: float, hi: float, count: int = 5, integer: bool = True) -> list[float]:
+    """Round tick values covering [lo, hi]; whole numbers only unless `integer` is False."""
     if hi <= lo:
         return [lo]
     raw = (hi - lo) / max(1, count)
+    if integer:
+        raw = max(raw, 1.0)
     mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    steps = (1, 2, 5, 10) if integer and mag < 10 else (1, 2, 2.5, 5, 10)
+    step = next(m * mag for m in steps if m * mag >= raw)
     start = math.ceil(lo / step) * step
     ticks = []
     v = start

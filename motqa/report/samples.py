@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from motqa.model import Finding, Sequence
 from motqa.report.drawing import DrawBox, Rendered, decode, distractor_classes, placeholder, render
@@ -32,6 +33,7 @@ class FrameSample:
     problem: str | None = None  # why a placeholder stands where the picture should be
     boxes: int = 0
     ignored: int = 0
+    flagged: int = 0
 
 
 @dataclass
@@ -126,7 +128,27 @@ def _ignored_mask(rows: pd.DataFrame, benchmark: str) -> np.ndarray:
     return mask
 
 
-def boxes_of_frame(rows: pd.DataFrame | None, source: str, frame: int, benchmark: str) -> list[DrawBox]:
+@dataclass(frozen=True)
+class Flags:
+    """What findings name in one sequence: lines of the boxes' file, and (frame, track id) pairs."""
+
+    lines: frozenset[int] = frozenset()
+    tracks: frozenset[tuple[int, int]] = frozenset()
+
+
+def flags_of(findings: list[Finding], file: str | None) -> Flags:
+    lines, tracks = set(), set()
+    for f in findings:
+        for p in (f.place, *f.more):
+            if p.line is not None and file is not None and p.file == file:
+                lines.add(int(p.line))
+            elif p.frame is not None and p.track_id is not None:
+                tracks.add((int(p.frame), int(p.track_id)))
+    return Flags(frozenset(lines), frozenset(tracks))
+
+
+def boxes_of_frame(rows: pd.DataFrame | None, source: str, frame: int, benchmark: str,
+                   flags: Flags = Flags()) -> list[DrawBox]:
     if rows is None:
         return []
     at = rows[rows["frame"].to_numpy() == frame]
@@ -134,12 +156,14 @@ def boxes_of_frame(rows: pd.DataFrame | None, source: str, frame: int, benchmark
         return []
     ignored = _ignored_mask(at, benchmark) if source == "gt" else np.zeros(len(at), dtype=bool)
     out = []
-    for (left, top, width, height, track), ign in zip(
-            at[["left", "top", "width", "height", "id"]].itertuples(index=False, name=None), ignored, strict=True):
-        if not all(math.isfinite(float(v)) for v in (left, top, width, height)):
+    for line, (left, top, width, height, track), ign in zip(
+            at.index, at[["left", "top", "width", "height", "id"]].itertuples(index=False, name=None), ignored,
+            strict=True):
+        if not all(math.isfinite(float(v)) for v in (left, top, width, height, track)):
             continue
+        flagged = int(line) in flags.lines or (frame, int(track)) in flags.tracks
         out.append(DrawBox(float(left), float(top), float(width), float(height),
-                           int(track) if source == "gt" else None, bool(ign)))
+                           int(track) if source == "gt" else None, bool(ign), flagged))
     return out
 
 
@@ -219,16 +243,18 @@ class ReportCollector:
             notes.append(f"Findings name {total_named} frames; {shown_named} are shown. The findings table lists all.")
         if source == "det":
             notes.append("No ground truth: the frames show the public detections (det/det.txt), white.")
-        samples = [self._sample(seq, rows, source, frame, reasons, priority, f"s{index}-{k}")
+        table = seq.gt if source == "gt" else seq.det
+        flags = flags_of(findings, table.file if table is not None else None)
+        samples = [self._sample(seq, rows, source, frame, reasons, priority, f"s{index}-{k}", flags)
                    for k, (frame, reasons, priority) in enumerate(picks, start=1)]
         stats = sequence_stats(seq, [f for _, f in named])
         return SequenceReport(seq.label, seq.info.name, seq.benchmark, seq.info.im_width, seq.info.im_height,
                               samples, stats, notes)
 
     def _sample(self, seq: Sequence, rows: pd.DataFrame | None, source: str, frame: int,
-                reasons: tuple[str, ...], priority: int, key: str) -> FrameSample:
-        boxes = boxes_of_frame(rows, source, frame, seq.benchmark)
-        file, picture, problem = None, None, None
+                reasons: tuple[str, ...], priority: int, key: str, flags: Flags) -> FrameSample:
+        boxes = boxes_of_frame(rows, source, frame, seq.benchmark, flags)
+        file, picture, problem, headline = None, None, None, None
         frame_w, frame_h = seq.info.im_width or 0, seq.info.im_height or 0
         position = int(np.searchsorted(seq.frames.numbers, frame)) if len(seq.frames.numbers) else 0
         if position < len(seq.frames.numbers) and int(seq.frames.numbers[position]) == frame:
@@ -236,30 +262,31 @@ class ReportCollector:
             try:
                 data = seq.frames.read(position)
             except Exception as e:  # noqa: BLE001 - any failure to read is shown, not raised
-                problem = f"{file} cannot be read: {_why(e)}"
+                problem, headline = f"{file} cannot be read: {_why(e)}", "cannot be read"
             else:
                 try:
                     picture, frame_w, frame_h = decode(data, self.large_width)
                 except Exception as e:  # noqa: BLE001
-                    problem = f"{file} cannot be shown: {_why(e)}"
+                    problem, headline = f"{file} cannot be shown: {_why(e)}", "does not decode"
         else:
-            problem = f"no image file for frame {frame}"
+            problem = headline = f"no image file for frame {frame}"
         if not frame_w or not frame_h:
             frame_w, frame_h = 640, 360
         thumb_w = min(self.thumb_width, frame_w)
         large_w = min(self.large_width, frame_w)
-        thumb = self._render(picture, problem, frame_w, frame_h, boxes, thumb_w, self.thumb_quality)
+        thumb = self._render(picture, headline, frame_w, frame_h, boxes, thumb_w, self.thumb_quality)
         large = None
         if large_w > thumb_w * 1.2:
             large = self._render(picture, problem, frame_w, frame_h, boxes, large_w, self.large_quality)
         return FrameSample(key, frame, file, reasons, priority, thumb, large, problem, len(boxes),
-                           sum(b.ignored for b in boxes))
+                           sum(b.ignored for b in boxes), sum(b.flagged for b in boxes))
 
     @staticmethod
-    def _render(picture, problem, frame_w, frame_h, boxes, width, quality) -> Rendered:  # type: ignore[no-untyped-def]
+    def _render(picture: Image.Image | None, banner: str | None, frame_w: int, frame_h: int, boxes: list[DrawBox],
+                width: int, quality: int) -> Rendered:
         if picture is None:
             picture = placeholder(width, max(1, round(frame_h * width / frame_w)))
-        return render(picture, frame_w, boxes, width, quality, banner=problem)
+        return render(picture, frame_w, boxes, width, quality, banner=banner)
 
     def fitted(self, budget: int | None = None) -> tuple[list[SequenceReport], list[str]]:
         """The sequences with at most `budget` bytes of images (base64): large views left out
