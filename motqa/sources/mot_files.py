@@ -231,7 +231,8 @@ def _to_rows(values: np.ndarray, lines: np.ndarray, kind: str, width: int, label
             problems = [(int(lines[i]), f"{what} {values[i, col]:g} is not a whole number") for i in bad]
             findings += _parse_findings(problems, label, file)
         whole &= ok
-    values, lines = values[whole], lines[whole]
+    if not whole.all():  # copying 1M rows costs as much as the checks: only when a row goes
+        values, lines = values[whole], lines[whole]
     data: dict[str, np.ndarray] = {c: values[:, i] for i, c in enumerate(cols)}
     data["frame"] = data["frame"].astype(np.int64)
     data["id"] = data["id"].astype(np.int64)
@@ -239,5 +240,7 @@ def _to_rows(values: np.ndarray, lines: np.ndarray, kind: str, width: int, label
         data["class"] = np.full(len(values), np.nan)
         data["visibility"] = np.full(len(values), np.nan)
     order = list(GT_COLUMNS if kind == "gt" else DET_COLUMNS) + [c for c in cols if c in WORLD_COLUMNS]
-    rows = pd.DataFrame({c: data[c] for c in order}, index=pd.Index(lines, dtype=np.int64))
+    # copy=False: the columns are views of `values`, which nothing else holds; a copy here is
+    # a second pass over every row
+    rows = pd.DataFrame({c: data[c] for c in order}, index=pd.Index(lines, dtype=np.int64), copy=False)
     return rows, findings
