@@ -15,13 +15,23 @@ def check_tracks(seq: Sequence) -> list[Finding]:
     frame = ann.rows["frame"].to_numpy()
     track = ann.rows["id"].to_numpy()
     lines = ann.rows.index.to_numpy()
-    return _duplicates(seq, frame, track, lines) + _gaps(seq, frame, track, lines)
+    # One order serves both checks: by track, then frame, then line. A duplicate pair is adjacent
+    # in it as well, and gt files come in this order already, so usually no sort is needed.
+    f, t, ln = _by_track(frame, track, lines)
+    return _duplicates(seq, f, t, ln) + _gaps(seq, f, t, ln)
 
 
-def _duplicates(seq: Sequence, frame: np.ndarray, track: np.ndarray, lines: np.ndarray) -> list[Finding]:
-    order = np.lexsort((lines, track, frame))
-    f, t, ln = frame[order], track[order], lines[order]
+def _by_track(frame: np.ndarray, track: np.ndarray, lines: np.ndarray) -> tuple[np.ndarray, ...]:
+    dt, df, dl = np.diff(track), np.diff(frame), np.diff(lines)
+    if np.all((dt > 0) | ((dt == 0) & ((df > 0) | ((df == 0) & (dl > 0))))):
+        return frame, track, lines
+    order = np.lexsort((lines, frame, track))
+    return frame[order], track[order], lines[order]
+
+
+def _duplicates(seq: Sequence, f: np.ndarray, t: np.ndarray, ln: np.ndarray) -> list[Finding]:
     dup = np.flatnonzero((f[1:] == f[:-1]) & (t[1:] == t[:-1])) + 1
+    dup = dup[np.lexsort((ln[dup], t[dup], f[dup]))]  # reported in frame order
     file = seq.gt.file if seq.gt is not None else None
     out = []
     for k in dup[: FOLD_AT + 1]:
@@ -34,9 +44,7 @@ def _duplicates(seq: Sequence, frame: np.ndarray, track: np.ndarray, lines: np.n
     return out
 
 
-def _gaps(seq: Sequence, frame: np.ndarray, track: np.ndarray, lines: np.ndarray) -> list[Finding]:
-    order = np.lexsort((frame, track))
-    f, t, ln = frame[order], track[order], lines[order]
+def _gaps(seq: Sequence, f: np.ndarray, t: np.ndarray, ln: np.ndarray) -> list[Finding]:
     gap = np.flatnonzero((t[1:] == t[:-1]) & (f[1:] - f[:-1] > 1)) + 1
     file = seq.gt.file if seq.gt is not None else None
     out = []
