@@ -19,7 +19,7 @@ from PIL import Image
 
 from motqa.checks.registry import finding
 from motqa.cli import run
-from motqa.demo import DemoSequence, default_sequences, plant, write_demo
+from motqa.demo import DEFECTS, DemoSequence, default_sequences, plant, write_demo
 from motqa.gate import GateConfig, GateResult, run_gate
 from motqa.report import ReportCollector, default_report_path, library_versions, plots, render_report, write_report
 from motqa.report.drawing import track_colour
@@ -253,6 +253,18 @@ def test_hostile_names_are_shown_as_text(tmp_path: Path) -> None:
     assert "&quot;&gt;&lt;svg onload=alert(2)&gt;.txt" in html
     page = assert_safe_page(html)
     assert sum(1 for t, _ in page.tags if t == "script") == 1
+
+
+@pytest.mark.parametrize("defect", sorted(DEFECTS))
+def test_every_demo_defect_gives_a_whole_report(defect: str, make_demo) -> None:  # type: ignore[no-untyped-def]
+    root, place = make_demo(defect)
+    result, collector = gate_with_report(root)
+    html = render_report(result, collector, command="motqa validate x")
+    assert_safe_page(html)
+    assert len(collector.sequences) == len(result.sequences)
+    assert all(not s.notes or not s.notes[0].startswith("no frames sampled") for s in collector.sequences)
+    if place is not None and place.frame is not None and any(f.place.frame == place.frame for f in result.findings):
+        assert re.search(rf'<b>frame {place.frame}</b>', html), "the frame a finding names is sampled"
 
 
 def test_size_budget_leaves_out_large_views_then_spaced_frames(tmp_path: Path) -> None:
