@@ -99,8 +99,13 @@ def make_boxes(seq: DemoSequence) -> list[Box]:
         static = t == 3
         if t == 1:
             x0, vx = -w * 0.4, abs(vx) + 1  # enters from the left: left < 0 is legal
+        x = x0
         for f in range(start, end + 1):
-            x = x0 if static else x0 + vx * (f - start)
+            if not static and f > start:
+                # walk, turning back at the edges: a box may leave the picture in part, never wholly
+                if not -w * 0.5 < x + vx < w_pic - w * 0.5:
+                    vx = -vx
+                x += vx
             y = y0 + 2 * np.sin((f + t) / 5)
             vis = 1.0 if t == 1 else float(np.round(rng.uniform(0.3, 1.0), 5))
             boxes.append(Box(f, t, round(x), round(float(y)), w, h,

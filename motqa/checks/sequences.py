@@ -23,24 +23,30 @@ def _frame_files(seq: Sequence) -> list[Finding]:
     if not seq.frames.listed:
         return out
     length = info.seq_length
+    on_disk = info.origin != "stored"  # a stored dataset has no seqinfo.ini and no frame files
     if info.origin != "inferred" and length is not None and len(nums) != length:
         where = f"frames {nums[0]}-{nums[-1]}" if len(nums) else "no frame"
-        out.append(finding("frame-count-mismatch",
-                           f"seqLength is {length} but {im_dir} holds {len(nums)} frame files ({where})",
-                           seq.place(file=SEQINFO, line=info.lines.get("seqLength"))))
+        holder = f"{im_dir} holds {len(nums)} frame files" if on_disk else f"{len(nums)} frames are stored"
+        out.append(finding("frame-count-mismatch", f"seqLength is {length} but {holder} ({where})",
+                           seq.place(file=SEQINFO if on_disk else None,
+                                     line=info.lines.get("seqLength") if on_disk else None)))
     if length is not None:
         missing = np.setdiff1d(np.arange(1, length + 1, dtype=np.int64), nums, assume_unique=True)
         if len(missing):
             width = len(seq.frames.names[0].rsplit("/", 1)[-1].split(".")[0]) if len(nums) else 6
-            def name(k: int) -> str:
-                return f"{im_dir}{k:0{width}d}{info.im_ext}"
+
+            def name(k: int) -> str | None:
+                return f"{im_dir}{k:0{width}d}{info.im_ext}" if on_disk else None
+
+            def text(k: int) -> str:
+                return f"frame {k} has no image" + (f" ({name(k)})" if on_disk else "")
+
             places = [seq.place(file=name(int(k)), frame=int(k)) for k in missing[:FOLD_AT]]
-            text = f"frame {missing[0]} has no image ({name(int(missing[0]))})"
             if len(missing) > FOLD_AT:
-                out.append(many("missing-image", text + f"; frames {_ranges(missing)} are missing",
+                out.append(many("missing-image", text(int(missing[0])) + f"; frames {_ranges(missing)} are missing",
                                 places, len(missing)))
             else:
-                out += [finding("missing-image", f"frame {p.frame} has no image ({p.file})", p) for p in places]
+                out += [finding("missing-image", text(int(k)), p) for k, p in zip(missing, places, strict=True)]
     if len(nums) and nums[0] != 1:
         out.append(finding("frame-numbering", f"the first frame file is {seq.frames.names[0]} (frame "
                            f"{nums[0]}); MOT frames are numbered from 1",
