@@ -27,7 +27,8 @@ source, benchmark (comma-separated when mixed), gate (JSON of the gate result: c
 and the findings that passed the gate, as `--format json` prints), skipped (JSON list of
 {"sequence", "why"}), frames_without_image (JSON {label: [frame numbers]}).
 
-What is not stored as a row:
+What is not stored: det/det.txt (public detections; the layout holds ground truth only), MOT15's
+world coordinates x, y, z (-1 in 2D), and:
 - a sequence without gt/gt.txt (a test split) is skipped and listed in `skipped`: frames without
   labels would read as frames with no objects to a training loop. An empty gt.txt is stored (every
   frame with no box). If no sequence has gt, nothing is written (WriteError).
@@ -423,13 +424,14 @@ def _publish_local(tmp: Path, folder: Path, token: str) -> bool:
         replaced = _is_dataset_folder(tmp)
         shutil.rmtree(tmp)
         return replaced
+    replaced = _is_dataset_folder(folder)
     old = parent / f".{folder.name}.motqa-old-{token}"
-    os.rename(folder, old)
+    os.rename(folder, old)  # from here until the next rename, readers see nothing
     _checkpoint("old-moved-aside")
     os.rename(tmp, folder)
     _checkpoint("published")
     shutil.rmtree(old)
-    return True
+    return replaced
 
 
 def _fsync_dir(path: Path) -> None:
@@ -440,11 +442,32 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _write_local_dataset(tmp: Path, mot: MotDataset, summary: WriteSummary, metadata: Mapping[str, str] | None,
+                         progress: Progress, expected: Mapping[str, tuple[int, int]] | None) -> None:
+    import deeplake
+
+    ds: Any = None
+    try:
+        ds = deeplake.create(str(tmp), schema=L.schema())
+        ds.auto_commit_enabled = False
+        benchmarks = _write_rows(ds, mot, summary, progress, expected)
+        for key, value in _final_metadata(metadata, summary, benchmarks).items():
+            ds.metadata[key] = value
+        ds.commit("motqa ingest: metadata")
+        ds = None  # nothing pending: dropping it commits nothing more
+    except BaseException as e:
+        # Dropping a handle with pending appends commits them: roll back first, and drop it here
+        # rather than with the traceback, after the caller has deleted the folder.
+        _rollback(ds)
+        ds = None
+        if isinstance(e, UsageError) or not isinstance(e, Exception):
+            raise
+        raise WriteError(f"writing {tmp} failed: {type(e).__name__}: {e}; nothing was published") from None
+
+
 def _write_local(mot: MotDataset, folder: Path, overwrite: bool, source: Path | None,
                  metadata: Mapping[str, str] | None, progress: Progress,
                  expected: Mapping[str, tuple[int, int]] | None) -> WriteSummary:
-    import deeplake
-
     parent = folder.parent
     parent.mkdir(parents=True, exist_ok=True)
     summary = WriteSummary(str(folder))
@@ -454,13 +477,7 @@ def _write_local(mot: MotDataset, folder: Path, overwrite: bool, source: Path | 
         token = secrets.token_hex(6)
         tmp = parent / f".{folder.name}.motqa-tmp-{token}"
         try:
-            ds = deeplake.create(str(tmp), schema=L.schema())
-            ds.auto_commit_enabled = False
-            benchmarks = _write_rows(ds, mot, summary, progress, expected)
-            for key, value in _final_metadata(metadata, summary, benchmarks).items():
-                ds.metadata[key] = value
-            ds.commit("motqa ingest: metadata")
-            del ds  # nothing pending: dropping it commits nothing more
+            _write_local_dataset(tmp, mot, summary, metadata, progress, expected)
             _checkpoint("written")
             summary.replaced = _publish_local(tmp, folder, token)
             _fsync_dir(parent)
