@@ -15,7 +15,7 @@ install-test:
 demo: install
 	rm -rf $(DEMO_DIR)
 	motqa demo $(DEMO_DIR)
-	motqa validate $(DEMO_DIR)
+	motqa ingest $(DEMO_DIR) $(DEMO_DIR).deeplake --overwrite
 
 test: install-test
 	$(PY) -m pytest

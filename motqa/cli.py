@@ -175,17 +175,29 @@ def cmd_ingest(args: argparse.Namespace) -> Exit:
     cfg = _gate_config(args)
     progress = Progress.for_terminal(args.quiet)
     mot = discover(args.source)
-    result = run_gate(mot, cfg, progress)
+    if args.report is None:  # ingest always writes its report
+        from motqa.report import default_report_path
+
+        args.report = default_report_path(str(args.source), "ingest")
+    observers = _report_observers(args)
+    result = run_gate(mot, cfg, progress, observers=observers)
     _emit(args, REPORTERS[args.format](result))
-    # report: wired by the lead (write args.report, default under ./reports/, here: also when refused)
+    outcome = {"target": str(target)}
     if not result.valid:
+        _write_report(args, result, observers, {**outcome, "outcome": "refused: nothing was written"})
         print(f"motqa: ingest refused by the gate; nothing was written to {target}", file=sys.stderr)
         return Exit.FINDINGS
-    summary = write_dataset(mot, target, overwrite=args.overwrite, metadata=dataset_metadata(result),
-                            progress=progress, expected=expected_counts(result))
+    try:
+        summary = write_dataset(mot, target, overwrite=args.overwrite, metadata=dataset_metadata(result),
+                                progress=progress, expected=expected_counts(result))
+    except UsageError as e:
+        _write_report(args, result, observers, {**outcome, "outcome": f"not written: {e}"})
+        raise
     skipped = "".join(f"; skipped {label}: {why}" for label, why in summary.skipped)
-    print(f"motqa: {'replaced' if summary.replaced else 'wrote'} {target}: {len(summary.sequences)} sequences, "
-          f"{summary.frames} frames, {summary.boxes} boxes{skipped}", file=sys.stderr)
+    done = (f"{'replaced' if summary.replaced else 'wrote'} {target}: {len(summary.sequences)} sequences, "
+            f"{summary.frames} frames, {summary.boxes} boxes{skipped}")
+    _write_report(args, result, observers, {**outcome, "outcome": done})
+    print(f"motqa: {done}", file=sys.stderr)
     return Exit.OK
 
 
@@ -198,9 +210,11 @@ def cmd_audit(args: argparse.Namespace) -> Exit:
 
     columns = parse_columns(args.columns) if args.columns is not None else None
     cfg = _gate_config(args)
-    result = run_gate(open_stored(args.dataset, columns, args.endpoint_url), cfg, Progress.for_terminal(args.quiet))
+    observers = _report_observers(args)
+    result = run_gate(open_stored(args.dataset, columns, args.endpoint_url), cfg, Progress.for_terminal(args.quiet),
+                      observers=observers)
     _emit(args, REPORTERS[args.format](result))
-    # report: wired by the lead (args.report)
+    _write_report(args, result, observers)
     return Exit.OK if result.valid else Exit.FINDINGS
 
 

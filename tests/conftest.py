@@ -32,3 +32,12 @@ def make_demo(tmp_path: Path):  # type: ignore[no-untyped-def]
         return root, write_demo(root, defect, small_sequences())
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _work_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs in its own folder: default outputs (reports/) never land in the repo, and
+    no pyproject.toml of the repo's is read as [tool.motqa] settings."""
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
