@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import site
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,8 +23,21 @@ from motqa.model import Annotations, Finding, Place, Sequence, Severity
 if TYPE_CHECKING:
     from motqa.expectations_gx import BackgroundEngine, Outcome
 
-# The suites shipped with motqa: the repository's expectations/ folder.
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "expectations"
+
+def _shipped_dir() -> Path:
+    """The suites shipped with motqa: expectations/ in the source tree (an editable install), or
+    where a wheel's data-files put it (<prefix>/share/motqa/expectations; see pyproject.toml)."""
+    source = Path(__file__).resolve().parent.parent
+    if (source / "pyproject.toml").is_file() and (source / "expectations").is_dir():
+        return source / "expectations"
+    for prefix in (sys.prefix, site.getuserbase()):
+        installed = Path(prefix) / "share" / "motqa" / "expectations"
+        if installed.is_dir():
+            return installed
+    return source / "expectations"  # absent: load_suites says so
+
+
+SHIPPED_DIR = _shipped_dir()
 TARGETS = {"gt": "gt rows", "det": "det rows", "sequences": "the sequences table"}
 PREFIX = "gx-"
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
