@@ -7,7 +7,7 @@ import json
 import re
 import site
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -207,9 +207,19 @@ class ExpectationRun:
     _places: list[tuple[str, str, dict[str, int]]] = field(default_factory=list)
 
     @classmethod
-    def start(cls, dirs: list[Path], shipped: bool, wants: Callable[[str], bool]) -> ExpectationRun:
+    def start(cls, dirs: list[Path], shipped: bool, wants: Callable[[str], bool],
+              named: Iterable[str] = ()) -> ExpectationRun:
+        """Load the suites, keep the expectations `wants` selects, and start importing GE if any
+        are left. `named` are the ids given to --select/--ignore: a gx-* id no suite defines
+        is a typo."""
+        loaded = load_suites(dirs, shipped)
+        known = {s.check for suite in loaded for s in suite.expectations}
+        for name in named:
+            if name.startswith(PREFIX) and not any(c in name for c in "*?[") and name not in known:
+                raise UsageError(f"unknown check id {name!r}: no expectation suite loaded defines it "
+                                 f"(they define {', '.join(sorted(known)) or 'none'})")
         suites = []
-        for suite in load_suites(dirs, shipped):
+        for suite in loaded:
             kept = [s for s in suite.expectations if wants(s.check)]
             if kept:
                 suites.append(replace(suite, expectations=kept))

@@ -115,7 +115,8 @@ def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
     progress = progress or Progress(False)
     findings = [f for f in ds.findings if cfg.wants(f.check)]
     # Loads the suites now (a broken one stops the run early); GE imports in the background.
-    expectations = ExpectationRun.start(cfg.expectations, cfg.shipped_expectations, cfg.wants)
+    expectations = ExpectationRun.start(cfg.expectations, cfg.shipped_expectations, cfg.wants,
+                                        [*(cfg.select or []), *cfg.ignore])
     summaries = []
     for n, ref in enumerate(ds.sequences, start=1):
         progress.status(f"[{n}/{len(ds.sequences)}] {ref.label}: reading")
@@ -128,6 +129,8 @@ def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
             bar = progress.bar(f"[{n}/{len(ds.sequences)}] {ref.label}: {cfg.images} frames", len(seq.frames))
             found += check_images(seq, cfg.images, bar)
             found += check_frame_sizes(seq)  # a stored sequence: the sizes its frames were read at
+        if expectations.suites:
+            progress.status(f"[{n}/{len(ds.sequences)}] {ref.label}: expectations")
         found += expectations.check_annotations(seq)
         found = fold([f for f in found if cfg.wants(f.check)])
         for observe in observers:

@@ -340,6 +340,12 @@ def test_select_and_ignore_gx_ids(tmp_path: Path) -> None:
     assert gate(seq, select=["gx-seq-*"]).findings == []
 
 
+def test_misspelled_gx_id_exits_2(demo_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(["validate", str(demo_root), "--images", "skip", "--select", "gx-gt-box-pixel"])
+    err = capsys.readouterr().err
+    assert code == 2 and "gx-gt-box-pixel" in err and "gx-gt-box-pixels" in err
+
+
 def test_ignoring_every_gx_id_starts_no_engine() -> None:
     def wants(check: str) -> bool:
         return GateConfig(ignore=["gx-*"]).wants(check)
