@@ -21,7 +21,7 @@ from motqa.errors import UsageError
 from motqa.model import Annotations, Finding, Place, Sequence, Severity
 
 if TYPE_CHECKING:
-    from motqa.expectations_gx import BackgroundEngine, Outcome
+    from motqa.expectations_gx import LazyEngine, Outcome
 
 
 def _shipped_dir() -> Path:
@@ -202,15 +202,15 @@ class ExpectationRun:
     each sequence, and run on the sequences table at the end."""
 
     suites: list[SuiteFile]
-    engine: BackgroundEngine | None = None
+    engine: LazyEngine | None = None
     _rows: list[dict[str, Any]] = field(default_factory=list)
     _places: list[tuple[str, str, dict[str, int]]] = field(default_factory=list)
 
     @classmethod
     def start(cls, dirs: list[Path], shipped: bool, wants: Callable[[str], bool],
               named: Iterable[str] = ()) -> ExpectationRun:
-        """Load the suites, keep the expectations `wants` selects, and start importing GE if any
-        are left. `named` are the ids given to --select/--ignore: a gx-* id no suite defines
+        """Load the suites and keep the expectations `wants` selects (GE is imported when the
+        first of them runs). `named` are the ids given to --select/--ignore: a gx-* id no suite defines
         is a typo."""
         loaded = load_suites(dirs, shipped)
         known = {s.check for suite in loaded for s in suite.expectations}
@@ -225,9 +225,9 @@ class ExpectationRun:
                 suites.append(replace(suite, expectations=kept))
         run = cls(suites)
         if suites:
-            from motqa.expectations_gx import BackgroundEngine
+            from motqa.expectations_gx import LazyEngine
 
-            run.engine = BackgroundEngine(suites)
+            run.engine = LazyEngine(suites)
         return run
 
     @property

@@ -1,10 +1,8 @@
-"""Great Expectations behind a small API: imported in the background, suites built strictly,
-results turned into plain outcomes. The only module that imports great_expectations."""
+"""Great Expectations behind a small API: imported on first use, suites built strictly, results
+turned into plain outcomes. The only module that imports great_expectations."""
 
 from __future__ import annotations
 
-import logging
-import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,39 +35,19 @@ class Outcome:
     observed: str | None
 
 
-def prepare_import() -> None:
-    """Run in the main thread before GE is imported in another. GE imports sre_constants and
-    sre_parse, which warn on import (an error under -W error): imported here first, quietly,
-    they are not imported again. catch_warnings is not thread-safe, hence not in the thread."""
+def import_gx() -> Any:
+    """Import great_expectations with its side effects undone. It calls logging.captureWarnings
+    (True), which would hide every later warning: catch_warnings puts showwarning back. The
+    sre_constants and sre_parse modules it imports warn on import, an error under -W error."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        import sre_constants  # noqa: F401
-        import sre_parse  # noqa: F401
-
-
-def import_gx() -> Any:
-    """Import great_expectations with its side effect undone: it turns on
-    logging.captureWarnings at import, which would hide every later warning."""
-    shown = warnings.showwarning
-    try:
         import great_expectations as gx
-    finally:
-        restore_warnings(shown)
     return gx
-
-
-def restore_warnings(shown: Any = None) -> None:
-    """Turn off the logging capture GE turned on: where showwarning changed since `shown`, or
-    (shown None) where showwarning is logging's."""
-    current = warnings.showwarning
-    captured = current is not shown if shown is not None else getattr(current, "__module__", "") == "logging"
-    if captured:
-        logging.captureWarnings(False)  # puts back the showwarning saved when capture began
 
 
 class GxEngine:
     """An ephemeral GE context (nothing written, no analytics, no progress bars) and the suites
-    built in it. Made in the background thread; suites are added and run in the main thread."""
+    built in it."""
 
     def __init__(self) -> None:
         gx = import_gx()
@@ -80,21 +58,18 @@ class GxEngine:
         )
         from great_expectations.execution_engine import pandas_execution_engine
 
-        # GE fingerprints each pandas batch by hashing every cell, twice per validation: 1.4 s of
-        # a 2.3 s run on a MOT20-size gt, for a batch marker motqa never reads. Below this size
-        # (bytes) it hashes; 0 turns the fingerprint off.
+        # GE fingerprints each pandas batch by hashing every cell, twice per validation (a third
+        # of the gt suite's time on a MOT20-size gt: 0.9 s -> 0.6 s), for a batch marker motqa
+        # never reads. Below this size in bytes it hashes; 0 turns the fingerprint off.
         if hasattr(pandas_execution_engine, "HASH_THRESHOLD"):
             pandas_execution_engine.HASH_THRESHOLD = 0
-        shown = warnings.showwarning
-        try:
-            self._gx = gx
+        self._gx = gx
+        with _quiet():
             self._ctx = gx.get_context(mode="ephemeral", project_config=DataContextConfig(
                 store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
                 progress_bars=ProgressBarsConfig(globally=False), analytics_enabled=False))
             self._batches = (self._ctx.data_sources.add_pandas("motqa").add_dataframe_asset("rows")
                              .add_batch_definition_whole_dataframe("whole"))
-        finally:
-            restore_warnings(shown)
         self._suites: dict[Path, tuple[Any, dict[str, ExpectationSpec]]] = {}
 
     def add_suites(self, suites: list[SuiteFile]) -> None:
@@ -145,13 +120,11 @@ class GxEngine:
 
 @contextmanager
 def _quiet() -> Iterator[None]:
-    """Main thread only (catch_warnings is not thread-safe). GE's own warnings are not the
-    user's: the string row_condition's deprecation, pandas notices inside GE; and catch_warnings
-    also undoes a logging capture turned on by a GE module imported late."""
+    """GE's own warnings are not the user's (the string row_condition's deprecation, pandas
+    notices inside GE); catch_warnings also undoes a logging capture by a GE module imported late."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield
-    restore_warnings()
 
 
 def _outcome(spec: ExpectationSpec, success: bool, result: dict[str, Any]) -> Outcome:
@@ -207,34 +180,18 @@ def _first_lines(e: Exception, limit: int = 6) -> str:
     return "; ".join(lines[:limit]) + (" ..." if len(lines) > limit else "")
 
 
-class BackgroundEngine:
-    """Imports GE and makes its context in a thread, so that the ~2 s import overlaps parsing and
-    image checks. `get()` waits for it, builds the suites once and re-raises what went wrong."""
+class LazyEngine:
+    """The GE engine, made on first use: a run that needs no suite, or stops before one runs,
+    never pays GE's ~2 s import. (Importing it in a background thread from the start of the gate
+    was measured slower on 2 cores: image checks keep every core busy, parsing holds the GIL.)"""
 
     def __init__(self, suites: list[SuiteFile]) -> None:
-        prepare_import()
         self._suites = suites
         self._engine: GxEngine | None = None
-        self._built = False
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="motqa-gx-import", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._engine = GxEngine()
-        except BaseException as e:  # noqa: BLE001 - handed to the main thread by get()
-            self._error = e
 
     def get(self) -> GxEngine:
-        self._thread.join()
-        # Once more from the main thread: a catch_warnings block in another thread (image
-        # checks) may have put GE's logging capture back while the import ran.
-        restore_warnings()
-        if self._error is not None:
-            raise self._error
-        assert self._engine is not None
-        if not self._built:
-            self._built = True
-            self._engine.add_suites(self._suites)
+        if self._engine is None:
+            engine = GxEngine()
+            engine.add_suites(self._suites)
+            self._engine = engine
         return self._engine

@@ -114,7 +114,7 @@ def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
              observers: tuple[Observer, ...] = ()) -> GateResult:
     progress = progress or Progress(False)
     findings = [f for f in ds.findings if cfg.wants(f.check)]
-    # Loads the suites now (a broken one stops the run early); GE imports in the background.
+    # Reads the suites now (a malformed one stops the run early); GE is imported on first use.
     expectations = ExpectationRun.start(cfg.expectations, cfg.shipped_expectations, cfg.wants,
                                         [*(cfg.select or []), *cfg.ignore])
     summaries = []
