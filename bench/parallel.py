@@ -28,8 +28,9 @@ def main() -> int:
     pool: Executor
     if how == "threads":
         pool = ThreadPoolExecutor(workers)
-    else:  # Deep Lake patches os.fork, so motqa could only use spawn or forkserver
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+    else:  # Deep Lake patches os.fork: spawn (forkserver's workers would not be our children,
+        # and wait4 would not count their CPU time)
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
     with pool:
         bad = sum(pool.map(decode, chunks))
     print(f"{len(paths)} frames, {bad} bad, {how} x{workers}")

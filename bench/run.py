@@ -34,6 +34,7 @@ FIGURES = ("annotations", "images", "parallel", "ingest", "memory", "scaling")
 class Run:
     seconds: float
     max_rss: int  # bytes: the process's peak resident set (the largest of it and its children)
+    cpu: float = 0.0  # user + system seconds of the process and its children
 
 
 @dataclass
@@ -48,6 +49,11 @@ class Measured:
     @property
     def max_rss(self) -> int:
         return max(r.max_rss for r in self.runs)
+
+    @property
+    def cores_used(self) -> float:
+        """CPU seconds over wall seconds: how many cores the process kept busy."""
+        return statistics.median(r.cpu / r.seconds for r in self.runs)
 
 
 @dataclass
@@ -88,26 +94,14 @@ def run_once(cmd: list[str], env: dict[str, str] | None = None) -> Run:
             out.seek(0)
             tail = out.read().decode("utf-8", "replace")[-2000:]
             raise BenchError(f"{' '.join(cmd)} exited {proc.returncode}:\n{tail}")
-    return Run(seconds, usage.ru_maxrss * 1024)
+    return Run(seconds, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime)
 
 
-def measure(label: str, cmd: list[str], repeat: int, before: Callable[[], None] | None = None) -> Measured:
-    runs = []
-    for _ in range(repeat):
-        if before is not None:
-            before()
-        runs.append(run_once(cmd))
-    return Measured(label, runs)
-
-
-def measure_pair(a: tuple[str, list[str]], b: tuple[str, list[str]], repeat: int) -> tuple[Measured, Measured]:
-    """Alternate a and b so that both see the same machine load and a warm page cache."""
-    ra: list[Run] = []
-    rb: list[Run] = []
-    for _ in range(repeat):
-        ra.append(run_once(a[1]))
-        rb.append(run_once(b[1]))
-    return Measured(a[0], ra), Measured(b[0], rb)
+@dataclass
+class Job:
+    label: str
+    cmd: list[str]
+    before: Callable[[], None] | None = None  # runs before each run (clears an ingest target)
 
 
 def ratio_figure(name: str, data: str, m: Measured, base: Measured, goal: float, note: str = "") -> Figure:
@@ -120,33 +114,81 @@ def ratio_figure(name: str, data: str, m: Measured, base: Measured, goal: float,
 # ---------------------------------------------------------------------------------- figures
 
 
-@dataclass
 class Bench:
-    data: Path
-    quick: bool
-    repeat: int
-    repeat_long: int
-    log: Callable[[str], None]
+    def __init__(self, data: Path, quick: bool, repeat: int, repeat_long: int, log: Callable[[str], None]):
+        self.data, self.quick, self.repeat, self.repeat_long, self.log = data, quick, repeat, repeat_long, log
+        self._runs: dict[tuple[str, ...], list[Run]] = {}  # one command's runs serve every figure
+        self._ingest_help: str | None = None
+
+    def measure(self, *jobs: Job, repeat: int) -> list[Measured]:
+        """Run each job until it has `repeat` runs, taking turns so that all see the same machine
+        load and a warm page cache. Earlier runs of the same command count."""
+        for i in range(repeat):
+            for job in jobs:
+                done = self._runs.setdefault(tuple(job.cmd), [])
+                if len(done) <= i:
+                    if job.before is not None:
+                        job.before()
+                    done.append(run_once(job.cmd))
+        return [Measured(job.label, list(self._runs[tuple(job.cmd)])) for job in jobs]
 
     def dataset(self, benchmark: str, scale: int = 1) -> Path:
         return generate(benchmark, scale, self.quick, self.data, log=not self.quick)
 
-    def validate(self, root: Path, images: str) -> list[str]:
-        return [*MOTQA, "validate", str(root), "--images", images, "--quiet"]
+    def validate(self, root: Path, images: str, scale: int = 1) -> Job:
+        return Job(f"validate --images {images}" + (f" x{scale}" if scale > 1 else ""),
+                   [*MOTQA, "validate", str(root), "--images", images, "--quiet"])
+
+    def baseline(self, label: str, script: str, *args: str) -> Job:
+        return Job(label, [PY, str(BASELINES / script), *args])
+
+    def ingest_jobs(self) -> tuple[Job, Job] | None:
+        """motqa ingest and the tutorial's, on MOT20, or None while `motqa ingest` does not exist."""
+        if self._ingest_help is None:
+            probe = subprocess.run([*MOTQA, "ingest", "--help"], capture_output=True, text=True)
+            self._ingest_help = probe.stdout if probe.returncode == 0 else ""
+        if not self._ingest_help:
+            return None
+        root = self.dataset("MOT20")
+        ours, theirs = self.out / "motqa.deeplake", self.out / "tutorial.deeplake"
+        return (Job("motqa ingest", ingest_cmd(self._ingest_help, root, ours), lambda: self.clear(ours)),
+                Job("tutorial ingest", [PY, str(BASELINES / "tutorial_ingest.py"), str(root), str(theirs)],
+                    lambda: self.clear(theirs)))
+
+    @property
+    def out(self) -> Path:
+        return self.data / "out"
+
+    def clear(self, target: Path) -> None:
+        """Each ingest run writes a new dataset (and report) at `target`."""
+        shutil.rmtree(target, ignore_errors=True)
+        Path(str(target) + "-report.html").unlink(missing_ok=True)
+        self.out.mkdir(parents=True, exist_ok=True)
+
+    # ------------------------------------------------------------------------------ figures
 
     def annotations(self) -> list[Figure]:
         root = self.dataset("MOT20")
         self.log("annotations: validate --images skip vs pandas.read_csv on MOT20 gt")
-        m, base = measure_pair(("motqa validate --images skip", self.validate(root, "skip")),
-                               ("pandas.read_csv", [PY, str(BASELINES / "read_csv.py"), str(root)]), self.repeat)
+        m, base = self.measure(self.validate(root, "skip"),
+                               self.baseline("pandas.read_csv", "read_csv.py", str(root)), repeat=self.repeat)
         out = [ratio_figure("annotations vs read_csv", "MOT20 gt", m, base, 4.0)]
+        if "--no-shipped-expectations" in subprocess.run([*MOTQA, "validate", "--help"], capture_output=True,
+                                                         text=True).stdout:
+            self.log("annotations: the same without the shipped Great Expectations suites")
+            bare = self.validate(root, "skip")
+            bare.label += " --no-shipped-expectations"
+            bare.cmd.append("--no-shipped-expectations")
+            (nogx,) = self.measure(bare, repeat=self.repeat)
+            out.append(ratio_figure("annotations, no GX suites", "MOT20 gt", nogx, base, 4.0,
+                                    "where the time goes: the same run without Great Expectations"))
         if importlib.util.find_spec("trackeval") is None:
             out.append(Figure("annotations vs TrackEval", "MOT20 gt", m.label, m.seconds, "TrackEval loader",
                               None, "<= 0.5x", None, note="trackeval not installed (pip install trackeval)"))
             return out
         self.log("annotations: validate --images skip vs TrackEval's MOTChallenge loader")
-        te = measure("TrackEval loader", [PY, str(BASELINES / "trackeval_loader.py"), str(root), "MOT20"],
-                     max(1, self.repeat - 2))
+        (te,) = self.measure(self.baseline("TrackEval loader", "trackeval_loader.py", str(root), "MOT20"),
+                             repeat=max(1, self.repeat - 2))
         out.append(ratio_figure("annotations vs TrackEval", "MOT20 gt", m, te, 0.5,
                                 "TrackEval reads and splits per frame, checks duplicate ids only"))
         return out
@@ -154,67 +196,56 @@ class Bench:
     def images(self) -> list[Figure]:
         root = self.dataset("MOT17")
         self.log("images: validate --images decode vs a loop of full Pillow decodes on MOT17 frames")
-        m, base = measure_pair(("motqa validate --images decode", self.validate(root, "decode")),
-                               ("Pillow decode loop", [PY, str(BASELINES / "pillow_decode.py"), str(root)]),
-                               self.repeat_long)
+        m, base = self.measure(self.validate(root, "decode"),
+                               self.baseline("Pillow decode loop", "pillow_decode.py", str(root)),
+                               repeat=self.repeat_long)
         return [ratio_figure("images (decode)", "MOT17 frames", m, base, 0.5,
                              f"{os.cpu_count()} cores; motqa decodes at 1/8 scale, which reads every byte")]
 
     def parallel(self) -> list[Figure]:
-        """How the frame decode spreads over the cores: motqa's own decode, 1 worker vs all."""
+        """How motqa's frame decode spreads over the cores: 1 worker vs one per core."""
         root = self.dataset("MOT17")
         cores = os.cpu_count() or 1
         script = str(HERE / "parallel.py")
         self.log(f"parallel: decoding MOT17 frames with 1 thread, {cores} threads, {cores} processes")
-        one = measure("1 thread", [PY, script, str(root), "threads", "1"], 1)
-        out = []
-        for how in ("threads", "processes"):
-            many = measure(f"{cores} {how}", [PY, script, str(root), how, str(cores)], 1)
-            out.append(Figure(f"decode on {cores} {how}", "MOT17 frames", many.label, many.seconds, one.label,
-                              one.seconds, f"<= {1.25 / cores:g}x", many.seconds / one.seconds <= 1.25 / cores,
-                              note="whole processes, one run each; the ideal is 1/cores",
-                              runs={many.label: [round(many.seconds, 3)], one.label: [round(one.seconds, 3)]}))
-        return out
+        one, threads, procs = self.measure(
+            Job("1 thread", [PY, script, str(root), "threads", "1"]),
+            Job(f"{cores} threads", [PY, script, str(root), "threads", str(cores)]),
+            Job(f"{cores} processes", [PY, script, str(root), "processes", str(cores)]), repeat=self.repeat_long)
+        goal = 1.25 / cores
+        return [Figure(f"decode on {m.label}", "MOT17 frames", m.label, m.seconds, one.label, one.seconds,
+                       f"<= {goal:g}x", m.seconds / one.seconds <= goal,
+                       note=f"whole processes; cores kept busy: {m.cores_used:.2f} "
+                            f"(1 thread: {one.cores_used:.2f}; load average at start {os.getloadavg()[0]:.1f})",
+                       runs={m.label: [round(r.seconds, 3) for r in m.runs],
+                             one.label: [round(r.seconds, 3) for r in one.runs]})
+                for m in (threads, procs)]
 
     def ingest(self) -> list[Figure]:
-        help_text = ingest_help()
-        if help_text is None:
+        jobs = self.ingest_jobs()
+        if jobs is None:
             self.log("ingest: not available yet")
-            return [Figure("ingest", "MOT17", "motqa ingest", None, "tutorial (Deep Lake 4)", None, "<= 1.5x",
+            return [Figure("ingest", "MOT20", "motqa ingest", None, "tutorial ingest", None, "<= 1.5x",
                            None, note="ingest: not available yet")]
-        root = self.dataset("MOT17")
-        self.log("ingest: motqa ingest vs the tutorial's way on MOT17")
-        with tempfile.TemporaryDirectory(dir=self.data) as tmp:
-            target = Path(tmp) / "out"
-
-            def clear() -> None:  # each run writes a new dataset (and report)
-                for child in Path(tmp).iterdir():
-                    shutil.rmtree(child) if child.is_dir() else child.unlink()
-
-            m = measure("motqa ingest", ingest_cmd(help_text, root, target), self.repeat_long, clear)
-            base = measure("tutorial ingest", [PY, str(BASELINES / "tutorial_ingest.py"), str(root), str(target)],
-                           self.repeat_long, clear)
-        return [ratio_figure("ingest", "MOT17", m, base, 1.5,
+        self.log("ingest: motqa ingest vs the tutorial's way on MOT20")
+        m, base = self.measure(*jobs, repeat=self.repeat_long)
+        return [ratio_figure("ingest", "MOT20", m, base, 1.5,
                              "gate with every frame decoded, write, report vs pandas per frame + write")]
 
     def memory(self) -> list[Figure]:
         root = self.dataset("MOT20")
         self.log("memory: validate (decode) on MOT20")
-        m = measure("motqa validate", self.validate(root, "decode"), 1)
-        base = measure("pandas.read_csv", [PY, str(BASELINES / "read_csv.py"), str(root)], 1)
+        m, base = self.measure(self.validate(root, "decode"),
+                               self.baseline("pandas.read_csv", "read_csv.py", str(root)), repeat=1)
         out = [_memory_figure("peak memory validate", m, base, "every frame decoded")]
-        help_text = ingest_help()
-        if help_text is None:
+        jobs = self.ingest_jobs()
+        if jobs is None:
             out.append(Figure("peak memory ingest", "MOT20", "motqa ingest", None, "tutorial ingest", None,
                               "< 1.5 GiB", None, unit="GiB", note="ingest: not available yet"))
             return out
         self.log("memory: ingest vs the tutorial's on MOT20")
-        with tempfile.TemporaryDirectory(dir=self.data) as tmp:
-            mi = measure("motqa ingest", ingest_cmd(help_text, root, Path(tmp) / "a"), 1)
-            bi = measure("tutorial ingest", [PY, str(BASELINES / "tutorial_ingest.py"), str(root),
-                                             str(Path(tmp) / "b")], 1)
-        out.append(_memory_figure("peak memory ingest", mi, bi,
-                                  f"seconds: motqa {mi.seconds:.1f}, tutorial {bi.seconds:.1f}"))
+        mi, bi = self.measure(*jobs, repeat=1)
+        out.append(_memory_figure("peak memory ingest", mi, bi, "the largest of its runs"))
         return out
 
     def scaling(self) -> list[Figure]:
@@ -223,7 +254,7 @@ class Bench:
         for scale in (1, 2, 4):
             root = self.dataset("MOT20", scale)
             self.log(f"scaling: validate --images skip on MOT20 x{scale}")
-            measured[scale] = measure(f"validate x{scale}", self.validate(root, "skip"), self.repeat_long)
+            (measured[scale],) = self.measure(self.validate(root, "skip", scale), repeat=max(1, self.repeat - 2))
         one = measured[1]
         out = []
         for scale in (2, 4):
@@ -246,12 +277,6 @@ class Bench:
 def _memory_figure(name: str, m: Measured, base: Measured, note: str) -> Figure:
     return Figure(name, "MOT20", m.label, m.max_rss, base.label, base.max_rss, "< 1.5 GiB",
                   m.max_rss < 1.5 * GIB, unit="GiB", note=note)
-
-
-def ingest_help() -> str | None:
-    """`motqa ingest --help`, or None while the command does not exist."""
-    probe = subprocess.run([*MOTQA, "ingest", "--help"], capture_output=True, text=True)
-    return probe.stdout if probe.returncode == 0 else None
 
 
 def ingest_cmd(help_text: str, root: Path, target: Path) -> list[str]:
@@ -309,12 +334,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="tiny data, one run each (the smoke test)")
     p.add_argument("--only", action="append", choices=FIGURES, help="run only this figure (repeatable)")
     p.add_argument("--repeat", type=int, help="runs of the short measurements (median; default 5, quick 1)")
-    p.add_argument("--repeat-long", type=int, help="runs of the long ones (default 3, quick 1)")
+    p.add_argument("--repeat-long", type=int, help="runs of the long ones (default 2, quick 1)")
     p.add_argument("--data", type=Path, default=DATA, help=f"generated data cache (default {DATA})")
     p.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = p.parse_args(argv)
     bench = Bench(args.data, args.quick, args.repeat or (1 if args.quick else 5),
-                  args.repeat_long or (1 if args.quick else 3),
+                  args.repeat_long or (1 if args.quick else 2),
                   lambda text: print(f"... {text}", file=sys.stderr, flush=True))
     args.data.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -325,6 +350,8 @@ def main(argv: list[str] | None = None) -> int:
         except BenchError as e:
             print(f"bench: {name} failed: {e}", file=sys.stderr)
             return 1
+        finally:
+            shutil.rmtree(bench.out, ignore_errors=True)  # ingested datasets: GBs, never reused
     info = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), **machine(),
             "command": " ".join(["python", "bench/run.py", *(argv if argv is not None else sys.argv[1:])]),
             "seconds": round(time.perf_counter() - started, 1)}

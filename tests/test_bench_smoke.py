@@ -78,7 +78,7 @@ def _run_bench(tmp_path: Path, *args: str) -> dict:
 def test_quick_annotations_figure(tmp_path: Path) -> None:
     result = _run_bench(tmp_path, "--only", "annotations")
     figures = {f["name"]: f for f in result["figures"]}
-    assert set(figures) == {"annotations vs read_csv", "annotations vs TrackEval"}
+    assert {"annotations vs read_csv", "annotations vs TrackEval"} <= set(figures)
     read_csv = figures["annotations vs read_csv"]
     assert read_csv["value"] > 0 and read_csv["baseline_value"] > 0 and read_csv["ratio"] > 0
     assert read_csv["holds"] is None  # quick mode judges no goal
@@ -96,7 +96,7 @@ def test_quick_run_prints_every_figure(tmp_path: Path) -> None:
                 f"decode on {cores} threads", f"decode on {cores} processes", "ingest",
                 "peak memory validate", "peak memory ingest", "scaling time x2", "scaling time x4",
                 "scaling memory x2", "scaling memory x4"}
-    assert set(figures) == expected
+    assert expected <= set(figures)
     for name in expected - {"annotations vs TrackEval", "ingest", "peak memory ingest"}:
         assert figures[name]["ratio"] is not None and figures[name]["ratio"] > 0, name
     for name in ("ingest", "peak memory ingest"):
