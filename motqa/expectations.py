@@ -46,8 +46,7 @@ _EXPECTATION_KEYS = {"type", "kwargs", "meta", "id", "notes", "description", "se
                      "expectation_context", "success_on_last_run"}
 _GX_SEVERITY = {"critical": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
 # Columns of the sequences table that come from seqinfo.ini: a finding on them names its line.
-SEQINFO_KEYS = {"seq_length": "seqLength", "width": "imWidth", "height": "imHeight", "frame_rate": "frameRate",
-                "name": "name"}
+SEQINFO_KEYS = {"seq_length": "seqLength", "width": "imWidth", "height": "imHeight", "frame_rate": "frameRate"}
 _COLUMN_KWARGS = ("column", "column_A", "column_B")
 
 
@@ -198,8 +197,8 @@ def load_suites(dirs: list[Path], shipped: bool = True) -> list[SuiteFile]:
 
 @dataclass
 class ExpectationRun:
-    """The suites of one gate run: started before the first sequence (GE imports meanwhile), fed
-    each sequence, and run on the sequences table at the end."""
+    """The suites of one gate run: read before the first sequence, run on each sequence's gt and
+    det rows, and on the sequences table at the end."""
 
     suites: list[SuiteFile]
     engine: LazyEngine | None = None
@@ -210,8 +209,8 @@ class ExpectationRun:
     def start(cls, dirs: list[Path], shipped: bool, wants: Callable[[str], bool],
               named: Iterable[str] = ()) -> ExpectationRun:
         """Load the suites and keep the expectations `wants` selects (GE is imported when the
-        first of them runs). `named` are the ids given to --select/--ignore: a gx-* id no suite defines
-        is a typo."""
+        first of them runs). `named` are the ids given to --select/--ignore: a gx-* id that no
+        suite defines is a typo."""
         loaded = load_suites(dirs, shipped)
         known = {s.check for suite in loaded for s in suite.expectations}
         for name in named:
