@@ -12,7 +12,6 @@ from motqa.checks.images import check_images
 from motqa.checks.registry import CHECKS, fold
 from motqa.checks.rows import check_rows
 from motqa.checks.sequences import check_sequence
-from motqa.checks.stored import check_frame_sizes
 from motqa.checks.tracks import check_tracks
 from motqa.errors import UsageError
 from motqa.expectations import ExpectationRun
@@ -122,13 +121,14 @@ def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
         progress.status(f"[{n}/{len(ds.sequences)}] {ref.label}: reading")
         seq = ref.load()
         found = list(seq.findings)
-        for check in _SEQUENCE_CHECKS:
-            found += check(seq)
+        # Images first: where nothing states the frame size (a tutorial's dataset), the first
+        # frame's size is found here, and the box checks use it.
         if cfg.images != "skip" and (cfg.wants("image-unreadable") or cfg.wants("image-size-mismatch")
                                      or cfg.wants("image-format") or cfg.wants("frame-size-varies")):
             bar = progress.bar(f"[{n}/{len(ds.sequences)}] {ref.label}: {cfg.images} frames", len(seq.frames))
             found += check_images(seq, cfg.images, bar)
-            found += check_frame_sizes(seq)  # a stored sequence: the sizes its frames were read at
+        for check in _SEQUENCE_CHECKS:
+            found += check(seq)
         if expectations.suites:
             progress.status(f"[{n}/{len(ds.sequences)}] {ref.label}: expectations")
         found += expectations.check_annotations(seq)

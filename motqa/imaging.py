@@ -25,29 +25,28 @@ class FrameReport:
 
 def inspect_bytes(data: bytes, mode: str, ext: str = ".jpg") -> FrameReport:
     """What a frame's bytes hold. `decode` decodes every byte of entropy-coded data (at 1/8 scale
-    for JPEG, which still reads it all); `header` reads the size and checks the JPEG markers."""
+    for JPEG, which still reads it all); `header` reads the size and checks the JPEG markers.
+    Pillow's warnings are the caller's to filter (inspect_many does)."""
     if not data:
         return FrameReport(check="image-unreadable", problem="the file is empty (0 bytes)")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Pillow warns on odd EXIF; the decode says what matters
+    try:
+        im = Image.open(io.BytesIO(data))
+    except Exception as e:  # noqa: BLE001 - any failure to open is the finding
+        return FrameReport(check="image-unreadable", problem=f"is not an image ({_why(e)})")
+    w, h = im.size
+    if ext.lower() in _JPEG_EXTS and im.format != "JPEG":
+        return FrameReport(w, h, "image-format", f"holds {im.format} data, not the JPEG its name says")
+    if im.format == "JPEG" and not data.rstrip(b"\0").endswith(b"\xff\xd9"):
+        return FrameReport(w, h, "image-unreadable", "is truncated: the JPEG end-of-image marker is missing")
+    if mode == "decode":
         try:
-            im = Image.open(io.BytesIO(data))
-        except Exception as e:  # noqa: BLE001 - any failure to open is the finding
-            return FrameReport(check="image-unreadable", problem=f"is not an image ({_why(e)})")
-        w, h = im.size
-        if ext.lower() in _JPEG_EXTS and im.format != "JPEG":
-            return FrameReport(w, h, "image-format", f"holds {im.format} data, not the JPEG its name says")
-        if im.format == "JPEG" and not data.rstrip(b"\0").endswith(b"\xff\xd9"):
-            return FrameReport(w, h, "image-unreadable", "is truncated: the JPEG end-of-image marker is missing")
-        if mode == "decode":
-            try:
-                if im.format == "JPEG":
-                    # Grey at 1/8 scale: libjpeg still decodes every component's entropy-coded
-                    # data (so damage anywhere is found) but skips colour conversion: 13% faster
-                    im.draft("L", (max(1, w // 8), max(1, h // 8)))
-                im.load()
-            except Exception as e:  # noqa: BLE001
-                return FrameReport(w, h, "image-unreadable", f"does not decode: {_why(e)}")
+            if im.format == "JPEG":
+                # Grey at 1/8 scale: libjpeg still decodes every component's entropy-coded
+                # data (so damage anywhere is found) but skips colour conversion: 13% faster
+                im.draft("L", (max(1, w // 8), max(1, h // 8)))
+            im.load()
+        except Exception as e:  # noqa: BLE001
+            return FrameReport(w, h, "image-unreadable", f"does not decode: {_why(e)}")
     return FrameReport(w, h)
 
 
@@ -74,7 +73,10 @@ def inspect_many(count: int, read: Callable[[int], bytes], mode: str, ext: str,
     starts = range(0, count, chunk)
     workers = min(os.cpu_count() or 1, max(1, len(starts)))
     results: list[FrameReport] = []
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    # Pillow warns on odd EXIF; the decode says what matters. The filter is set here, in the calling
+    # thread, for the whole pool: catch_warnings inside worker threads is not thread-safe.
+    with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=workers) as pool:
+        warnings.simplefilter("ignore")
         batches: Iterator[list[FrameReport]] = pool.map(run, starts)
         for batch in batches:
             results += batch

@@ -372,6 +372,14 @@ def test_frame_size_varies(tmp_path: Path, rows: list[dict[str, list[Any]]]) -> 
     assert [f.check for f in only.findings] == ["frame-size-varies"]
 
 
+def test_box_outside_found_with_the_first_frames_size(tmp_path: Path, rows: list[dict[str, list[Any]]]) -> None:
+    bad = copy_rows(rows)
+    bad[1]["boxes"][2][0, 0] = 500  # row 1, frame 3: left past the 160 px wide picture
+    result = audit(write_tutorial4(tmp_path / "ds", bad))
+    hits = places(result, "box-outside-image")
+    assert len(hits) == 1 and hits[0][:2] == ("row 1", 3), hits
+
+
 def test_stored_size_is_compared_by_image_size_mismatch(tmp_path: Path) -> None:
     """With a stored width and height (motqa layout) the existing check applies, not frame-size-varies."""
     source = tmp_path / "mot"

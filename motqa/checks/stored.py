@@ -1,46 +1,13 @@
-"""Checks only a stored dataset needs: box format, aligned per-frame arrays, one frame size."""
+"""Checks only a stored dataset needs: box format and aligned per-frame arrays (frame sizes: images.py)."""
 
 from __future__ import annotations
 
-import io
-import threading
-import warnings
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
 import numpy as np
-from PIL import Image
 
 from motqa.checks.registry import FOLD_AT, finding, many
-from motqa.model import Finding, Frames, Place, Sequence
+from motqa.model import Finding, Place
 
 LTWH_PIXEL = ("ltwh", "pixel")
-
-
-@dataclass
-class StoredFrames(Frames):
-    """Frames read from a dataset column. `sizes` collects each frame's (width, height) as the
-    image check reads it, so that frame sizes can be compared without reading a frame twice."""
-
-    sizes: dict[int, tuple[int, int]] = field(default_factory=dict)
-    _fetch: Callable[[int], bytes] = field(init=False, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def __post_init__(self) -> None:
-        self._fetch, self.read = self.read, self._read_and_measure
-
-    def _read_and_measure(self, i: int) -> bytes:
-        data = self._fetch(i)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                with Image.open(io.BytesIO(data)) as im:  # the header only: no pixel is decoded
-                    size = im.size
-            except Exception:  # noqa: BLE001 - unreadable bytes are the image check's to report
-                return data
-        with self._lock:
-            self.sizes[i] = size
-        return data
 
 
 def box_format(column: str, stated: tuple[str, str] | None, shape_problem: str | None = None,
@@ -87,28 +54,3 @@ def count_mismatches(seq_label: str, column: str, numbers: np.ndarray, positions
     if len(bad) > FOLD_AT:
         return [many("ids-boxes-mismatch", text(int(bad[0])), places, len(bad))]
     return [finding("ids-boxes-mismatch", text(int(k)), p) for k, p in zip(bad, places, strict=False)]
-
-
-def check_frame_sizes(seq: Sequence) -> list[Finding]:
-    """For a stored sequence without a stored size, the first readable frame's size is the
-    sequence's (as for MOT15 folders): every frame of another size is a finding. Runs after the
-    image check, which measured the frames; the size found is put into `seq.info`."""
-    frames, info = seq.frames, seq.info
-    if not isinstance(frames, StoredFrames) or not frames.sizes or info.im_width or info.im_height:
-        return []
-    order = sorted(frames.sizes)
-    ref = frames.sizes[order[0]]
-    info.im_width, info.im_height = ref
-    bad = [i for i in order if frames.sizes[i] != ref]
-    if not bad:
-        return []
-
-    def text(i: int) -> str:
-        w, h = frames.sizes[i]
-        return (f"frame {frames.numbers[i]} ({frames.names[i]}) is {w}x{h}; the sequence's first frame "
-                f"({frames.names[order[0]]}) is {ref[0]}x{ref[1]}")
-
-    places = [seq.place(frame=int(frames.numbers[i])) for i in bad[:FOLD_AT]]
-    if len(bad) > FOLD_AT:
-        return [many("frame-size-varies", text(bad[0]), places, len(bad))]
-    return [finding("frame-size-varies", text(i), p) for i, p in zip(bad, places, strict=False)]

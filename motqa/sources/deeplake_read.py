@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 
 from motqa.checks.registry import finding
-from motqa.checks.stored import LTWH_PIXEL, StoredFrames, box_format, count_mismatches, sequence_lengths
+from motqa.checks.stored import LTWH_PIXEL, box_format, count_mismatches, sequence_lengths
 from motqa.errors import UsageError
-from motqa.model import GT_COLUMNS, Annotations, Finding, MotDataset, Place, SeqInfo, Sequence, SequenceRef
+from motqa.model import GT_COLUMNS, Annotations, Finding, Frames, MotDataset, Place, SeqInfo, Sequence, SequenceRef
 from motqa.sinks import deeplake_layout as L
 from motqa.storage import Target, parse_target
 
@@ -315,8 +315,8 @@ class _Reader:
         findings += found
         keep = [k for k in range(len(row.jpegs)) if k not in skip_positions]
         jpegs = row.jpegs
-        frames = StoredFrames(row.numbers[keep].astype(np.int64), [f"{row.frames_column}[{k}]" for k in keep],
-                              lambda i: jpegs[keep[i]])
+        frames = Frames(row.numbers[keep].astype(np.int64), [f"{row.frames_column}[{k}]" for k in keep],
+                        lambda i: jpegs[keep[i]])
         seq = Sequence(name, split, info, frames, findings=findings, benchmark=benchmark)
         seq.gt = Annotations("gt", None, gt, 9) if gt is not None else None
         return seq
