@@ -117,7 +117,10 @@ def _severity(text: str) -> Any:
 
 def _emit(args: argparse.Namespace, text: str) -> None:
     if args.output:
-        args.output.write_text(text, encoding="utf-8")
+        try:
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as e:
+            raise UsageError(f"cannot write --output {args.output}: {e.strerror or e}") from None
     else:
         sys.stdout.write(text)
 
@@ -227,6 +230,8 @@ def cmd_demo(args: argparse.Namespace) -> Exit:
         place = write_demo(args.dir, args.defect, default_sequences(args.frames))
     except FileExistsError as e:
         raise UsageError(f"{e}: motqa demo writes only into an empty or new folder") from None
+    except OSError as e:  # a file where the folder should be, or no right to write there
+        raise UsageError(f"cannot write the demo to {args.dir}: {e.strerror or e}") from None
     print(f"wrote a MOT17-style download to {args.dir}" + (f" with defect {args.defect} at {place}" if place else ""))
     return Exit.OK
 

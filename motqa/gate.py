@@ -18,6 +18,7 @@ from motqa.expectations import ExpectationRun
 from motqa.imaging import MODES
 from motqa.model import Finding, MotDataset, Sequence, Severity
 from motqa.progress import Progress
+from motqa.sources.layout import shown
 
 # What runs on each sequence, in order: (name for selection, function).
 _SEQUENCE_CHECKS: list[Callable[[Sequence], list[Finding]]] = [check_rows, check_sequence, check_tracks]
@@ -73,7 +74,7 @@ class SequenceSummary:
                   int(gt.rows["id"].nunique()) if gt is not None else 0,
                   len(seq.det) if seq.det is not None else 0, seq.info.seq_length,
                   seq.info.im_width, seq.info.im_height, seq.info.frame_rate, seq.info.origin,
-                  str(seq.path) if seq.path is not None else None)
+                  shown(str(seq.path)) if seq.path is not None else None)
         if gt is not None and len(gt):
             per_frame = gt.rows["frame"].value_counts(sort=False)
             out.annotated_frames = len(per_frame)
@@ -141,4 +142,5 @@ def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
     findings += fold(expectations.check_sequences())
     progress.done()
     ran = [c for c in CHECKS if cfg.wants(c)] + expectations.check_ids
-    return GateResult(ds.source, ds.kind, cfg.fail_on, findings, summaries, ran)
+    # shown(): a source path in undecodable bytes would make every reporter's output non-UTF-8
+    return GateResult(shown(ds.source), ds.kind, cfg.fail_on, findings, summaries, ran)

@@ -31,8 +31,10 @@ def _frame_files(seq: Sequence) -> list[Finding]:
                            seq.place(file=SEQINFO if on_disk else None,
                                      line=info.lines.get("seqLength") if on_disk else None)))
     if length is not None:
-        missing = np.setdiff1d(np.arange(1, length + 1, dtype=np.int64), nums, assume_unique=True)
-        if len(missing):
+        runs = _missing_runs(nums, length)
+        total = int((runs[:, 1] - runs[:, 0] + 1).sum())
+        missing = _first_of_runs(runs, FOLD_AT)
+        if total:
             width = len(seq.frames.names[0].rsplit("/", 1)[-1].split(".")[0]) if len(nums) else 6
 
             def name(k: int) -> str | None:
@@ -42,9 +44,9 @@ def _frame_files(seq: Sequence) -> list[Finding]:
                 return f"frame {k} has no image" + (f" ({name(k)})" if on_disk else "")
 
             places = [seq.place(file=name(int(k)), frame=int(k)) for k in missing[:FOLD_AT]]
-            if len(missing) > FOLD_AT:
-                out.append(many("missing-image", text(int(missing[0])) + f"; frames {_ranges(missing)} are missing",
-                                places, len(missing)))
+            if total > FOLD_AT:
+                out.append(many("missing-image", text(int(missing[0])) + f"; frames {_runs_text(runs)} are missing",
+                                places, total))
             else:
                 out += [finding("missing-image", text(int(k)), p) for k, p in zip(missing, places, strict=True)]
     if len(nums) and nums[0] != 1:
@@ -54,13 +56,29 @@ def _frame_files(seq: Sequence) -> list[Finding]:
     return out
 
 
-def _ranges(values: np.ndarray, limit: int = 6) -> str:
-    """'5-9, 12, 20-600' for sorted whole numbers, cut after `limit` runs."""
-    breaks = np.flatnonzero(np.diff(values) != 1)
-    starts = np.concatenate(([0], breaks + 1))
-    ends = np.concatenate((breaks, [len(values) - 1]))
-    runs = [f"{values[a]}" if a == b else f"{values[a]}-{values[b]}" for a, b in zip(starts, ends, strict=True)]
-    return ", ".join(runs[:limit]) + (f" and {len(runs) - limit} more runs" if len(runs) > limit else "")
+def _missing_runs(nums: np.ndarray, length: int) -> np.ndarray:
+    """The runs [first, last] of 1..length that `nums` lacks, as an (n, 2) array. Built from the
+    gaps between the numbers present, never from 1..length itself: a seqLength of 999999999 or a
+    frame file 999999999999.jpg would need an array of gigabytes or terabytes."""
+    present = np.unique(nums[(nums >= 1) & (nums <= length)])
+    edges = np.concatenate(([0], present, [length + 1])).astype(np.int64)
+    gap = np.flatnonzero(np.diff(edges) > 1)
+    return np.stack([edges[gap] + 1, edges[gap + 1] - 1], axis=1)
+
+
+def _first_of_runs(runs: np.ndarray, count: int) -> list[int]:
+    out: list[int] = []
+    for first, last in runs:
+        out += range(int(first), int(min(last, first + count - len(out) - 1)) + 1)
+        if len(out) >= count:
+            break
+    return out
+
+
+def _runs_text(runs: np.ndarray, limit: int = 6) -> str:
+    """'5-9, 12, 20-600' for runs [first, last], cut after `limit` runs."""
+    text = [f"{a}" if a == b else f"{a}-{b}" for a, b in runs[:limit].tolist()]
+    return ", ".join(text) + (f" and {len(runs) - limit} more runs" if len(runs) > limit else "")
 
 
 def _name(seq: Sequence) -> list[Finding]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -12,13 +13,22 @@ import numpy as np
 from motqa.checks.registry import FOLD_AT, finding, many
 from motqa.errors import UsageError
 from motqa.model import Finding, Frames, MotDataset, Place, SeqInfo, Sequence, SequenceRef
-from motqa.sources.mot_files import parse_annotations, parse_seqinfo
+from motqa.sources.mot_files import MAX_SEQINFO_BYTES, MAX_TABLE_BYTES, parse_annotations, parse_seqinfo
 
 SEQINFO = "seqinfo.ini"
 GT_FILE = "gt/gt.txt"
 DET_FILE = "det/det.txt"
 _FRAME_NAME = re.compile(r"(\d{1,12})")
 _BENCHMARK = re.compile(r"(MOT1[5-7]|MOT20|2DMOT2015|DanceTrack|SportsMOT)", re.IGNORECASE)
+
+
+def shown(name: str) -> str:
+    """A file name as findings and reports show it: bytes that are not UTF-8 (which Python keeps
+    as lone surrogates) become \\xNN text, so that every output encodes as UTF-8."""
+    try:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that no file name decodes to
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def is_sequence_dir(path: Path) -> bool:
@@ -54,13 +64,13 @@ def discover(path: Path) -> MotDataset:
             if is_sequence_dir(child):
                 found.append((child, None))
             else:
-                found += [(grand, child.name) for grand in _subdirs(child) if is_sequence_dir(grand)]
+                found += [(grand, shown(child.name)) for grand in _subdirs(child) if is_sequence_dir(grand)]
     root_bench = _benchmark_of(str(path.resolve()))
     ds = MotDataset(str(path), "mot-folder", [])
     for seq_dir, split in found:
-        ds.sequences.append(SequenceRef(seq_dir.name, split, _loader(seq_dir, split, root_bench)))
+        ds.sequences.append(SequenceRef(shown(seq_dir.name), split, _loader(seq_dir, split, root_bench)))
     if not found:
-        ds.findings.append(finding("no-sequences", f"no MOT sequence under {path}: a sequence is a "
+        ds.findings.append(finding("no-sequences", f"no MOT sequence under {shown(str(path))}: a sequence is a "
                                    "folder with seqinfo.ini, img1/ or gt/"))
     labels = [r.label for r in ds.sequences]
     for label in sorted({x for x in labels if labels.count(x) > 1}):
@@ -83,7 +93,7 @@ def _loader(seq_dir: Path, split: str | None, root_bench: str | None):  # type: 
 def inside(base: Path, rel: str) -> Path | None:
     """`base/rel` if it stays inside `base` (no absolute path, no '..', no symlink out), else None.
     Only links inside `base` are read to find out."""
-    if not rel or os.path.isabs(rel) or rel.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", rel):
+    if not rel or "\0" in rel or os.path.isabs(rel) or rel.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", rel):
         return None
     parts = re.split(r"[\\/]", rel)
     if ".." in parts:
@@ -96,7 +106,7 @@ def inside(base: Path, rel: str) -> Path | None:
 
 
 def load_sequence(seq_dir: Path, split: str | None, root_bench: str | None = None) -> Sequence:
-    name = seq_dir.name
+    name = shown(seq_dir.name)
     label = f"{split}/{name}" if split else name
     findings: list[Finding] = []
     info, lines = _read_info(seq_dir, label, findings)
@@ -106,7 +116,7 @@ def load_sequence(seq_dir: Path, split: str | None, root_bench: str | None = Non
     seq.gt = _read_table(seq_dir, GT_FILE, "gt", label, findings)
     seq.det = _read_table(seq_dir, DET_FILE, "det", label, findings)
     in_test_split = seq_dir.resolve().parent.name.lower().startswith("test")
-    if seq.gt is None and not (seq_dir / GT_FILE).exists() and not in_test_split:
+    if seq.gt is None and not os.path.lexists(seq_dir / GT_FILE) and not in_test_split:
         findings.append(finding("gt-missing", "no gt/gt.txt: the sequence has no ground truth",
                                 seq.place(file=GT_FILE)))
     _infer_info(seq)
@@ -119,7 +129,7 @@ def _read_info(seq_dir: Path, label: str, findings: list[Finding]) -> tuple[SeqI
         findings.append(finding("seqinfo-missing", "no seqinfo.ini (as in MOT15): sequence length and "
                                 "frame size are inferred from the image folder", Place(label, SEQINFO)))
         return SeqInfo(origin="inferred"), {}
-    data = _read_inside(seq_dir, SEQINFO, label, findings)
+    data = _read_inside(seq_dir, SEQINFO, label, findings, MAX_SEQINFO_BYTES)
     if data is None:
         return SeqInfo(origin="inferred"), {}
     parsed = parse_seqinfo(data, label)
@@ -127,27 +137,53 @@ def _read_info(seq_dir: Path, label: str, findings: list[Finding]) -> tuple[SeqI
     return parsed.info, parsed.lines
 
 
-def _read_inside(seq_dir: Path, rel: str, label: str, findings: list[Finding]) -> bytes | None:
-    """The bytes of a file of the sequence, or None with a finding saying why not."""
+def _read_inside(seq_dir: Path, rel: str, label: str, findings: list[Finding], limit: int) -> bytes | None:
+    """The bytes of a file of the sequence, or None with a finding saying why not. Only regular
+    files of at most `limit` bytes are read: a named pipe would block for ever, a device or a
+    file of many GB would fill the memory."""
     path = inside(seq_dir, rel)
     if path is None:
         findings.append(finding("unsafe-path", f"{rel} is a link that leads out of the sequence "
                                 "folder; it was not read", Place(label, rel)))
         return None
     try:
-        if path.is_dir():
-            raise IsADirectoryError("is a directory, not a file")
-        return path.read_bytes()
+        data = _read_regular(path, limit)
     except OSError as e:
-        why = e.strerror or str(e)
-        findings.append(finding("file-unreadable", f"{rel} cannot be read: {why}", Place(label, rel)))
+        data = e.strerror or str(e)
+    if isinstance(data, str):
+        findings.append(finding("file-unreadable", f"{rel} cannot be read: {data}", Place(label, rel)))
         return None
+    return data
+
+
+def _read_regular(path: Path, limit: int) -> bytes | str:
+    """The file's bytes, or why it was not read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # O_NONBLOCK: opening a FIFO must not wait
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            return "is a directory, not a file"
+        if not stat.S_ISREG(st.st_mode):
+            return "is not a regular file (a named pipe, socket or device); it was not read"
+        if st.st_size > limit:
+            return f"it is {_mib(st.st_size)}, larger than the {_mib(limit)} motqa reads of such a file"
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(limit + 1)
+        if len(data) > limit:
+            return f"it grew past {_mib(limit)}, the most motqa reads of such a file, while being read"
+        return data
+    finally:
+        os.close(fd)
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.0f} MiB" if size < 2**30 else f"{size / 2**30:.1f} GiB"
 
 
 def _read_table(seq_dir: Path, rel: str, kind: str, label: str, findings: list[Finding]):  # type: ignore[no-untyped-def]
     if not (seq_dir / rel).exists() and not (seq_dir / rel).is_symlink():
         return None
-    data = _read_inside(seq_dir, rel, label, findings)
+    data = _read_inside(seq_dir, rel, label, findings, MAX_TABLE_BYTES)
     if data is None:
         return None
     table, problems = parse_annotations(data, kind, label, rel)
@@ -177,7 +213,7 @@ def _list_frames(seq_dir: Path, info: SeqInfo, label: str, lines: dict[str, int]
     real_base = os.path.realpath(seq_dir)
     ext = info.im_ext
     for e in entries:
-        rel = f"{im_dir.rstrip('/')}/{e.name}"
+        rel = f"{im_dir.rstrip('/')}/{shown(e.name)}"
         stem, dot, suffix = e.name.rpartition(".")
         m = _FRAME_NAME.fullmatch(stem) if dot and "." + suffix == ext else None
         try:

@@ -6,6 +6,7 @@ import csv
 import io
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +23,12 @@ WIDTHS = {
             10: "frame, -1, left, top, width, height, score, x, y, z"},
 }
 _MAX_EXACT_INT = 2**53
+# The largest files motqa reads (larger ones are a file-unreadable finding, never read): MOT20's
+# largest gt.txt is about 30 MB, so 256 MiB leaves room while keeping the memory bounded.
+MAX_TABLE_BYTES = 256 * 2**20
+MAX_SEQINFO_BYTES = 2**20
+_LONG_LINE = 4096  # longer than any MOT line: pandas is not given a file whose first line is longer
+_SLICE = 4 * 2**20  # the careful reader reads this many bytes at a time
 
 # ---------------------------------------------------------------------------------- seqinfo.ini
 
@@ -103,7 +110,9 @@ def parse_seqinfo(data: bytes, label: str, file: str = "seqinfo.ini") -> SeqInfo
             else:
                 bad(f"imExt={_show(value)} is not a file extension such as .jpg", n)
         elif key == "imDir":
-            if value:
+            if "\0" in value:  # no file system takes it; img1 is looked in instead
+                bad(f"imDir={_show(value)} holds a NUL character, which no path can", n)
+            elif value:
                 info.im_dir = value
             else:
                 bad("imDir is empty", n)
@@ -144,6 +153,12 @@ def _read_fast(data: bytes, widths: dict[int, str]) -> Table | None:
     the careful reader can say exactly what and where."""
     if not data.strip():
         return np.zeros((0, min(widths))), np.zeros(0, dtype=np.int64)
+    head = data[:_LONG_LINE]
+    if len(data) > _LONG_LINE and b"\n" not in head and b"\r" not in head:
+        return None
+    first = head.splitlines()[:1]  # pandas makes a column per field of line 1: a first line of
+    if not first or first[0].count(b",") + 1 not in widths:  # 25 million fields took 24 GB
+        return None
     try:
         df = pd.read_csv(io.BytesIO(data), header=None, dtype=np.float64, engine="c",
                          skip_blank_lines=False, quoting=csv.QUOTE_NONE)
@@ -157,33 +172,87 @@ def _read_fast(data: bytes, widths: dict[int, str]) -> Table | None:
 
 def _read_slow(data: bytes, kind: str, label: str, file: str) -> tuple[Table, list[Finding]]:
     """Line by line: finds every line with a wrong field count or a cell that is not a finite
-    number. Blank lines are skipped (their numbers still count)."""
+    number. Blank lines are skipped (their numbers still count). Reads a slice of the file at a
+    time, and a slice that pandas reads cleanly is not looked at line by line: the memory stays
+    near the size of the rows kept, whatever the file holds."""
     widths = WIDTHS[kind]
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    split = [(n, line.split(b",")) for n, line in enumerate(data.splitlines(), start=1) if line.strip()]
-    counts = Counter(len(cells) for _, cells in split)
+    counts: Counter[int] = Counter()
+    for piece in _slices(data):
+        counts.update(line.count(b",") + 1 for line in piece.splitlines() if line.strip())
     usable = [w for w, _ in counts.most_common() if w in widths]
     width = usable[0] if usable else min(widths)
     accepted = " or ".join(str(w) for w in widths)
-    problems: list[tuple[int, str]] = []
-    good_values: list[list[float]] = []
-    good_lines: list[int] = []
-    for n, cells in split:
-        if len(cells) != width:
-            why = f"{len(cells)} fields where this file has {width}" if usable else \
-                f"{len(cells)} fields; a {kind}.txt line has {accepted}"
-            problems.append((n, why))
-            continue
-        row = _numbers(cells)
-        if isinstance(row, str):
-            problems.append((n, row))
-            continue
-        good_values.append(row)
-        good_lines.append(n)
-    findings = _parse_findings(problems, label, file)
-    values = np.array(good_values, dtype=np.float64).reshape(-1, width)
-    return (values, np.array(good_lines, dtype=np.int64)), findings
+    values = np.empty((counts[width], width), dtype=np.float64)
+    lines = np.empty(counts[width], dtype=np.int64)
+    kept = 0
+    problems: list[tuple[int, str]] = []  # the first FOLD_AT; `bad` counts them all
+    bad = 0
+    first = 1  # the number of the slice's first line
+    for piece in _slices(data):
+        piece_lines = piece.splitlines()
+        clean = _clean_slice(piece, width, len(piece_lines))
+        if clean is not None:
+            values[kept:kept + len(clean)] = clean
+            lines[kept:kept + len(clean)] = np.arange(first, first + len(clean))
+            kept += len(clean)
+        else:
+            for n, line in enumerate(piece_lines, start=first):
+                if not line.strip():
+                    continue
+                fields = line.count(b",") + 1
+                why = None if fields == width else (
+                    f"{fields} fields where this file has {width}" if usable else
+                    f"{fields} fields; a {kind}.txt line has {accepted}")
+                row = _numbers(line.split(b",")) if why is None else why
+                if isinstance(row, str):
+                    bad += 1
+                    if len(problems) < FOLD_AT:
+                        problems.append((n, row))
+                    continue
+                values[kept] = row
+                lines[kept] = n
+                kept += 1
+        first += len(piece_lines)
+    findings = _parse_findings(problems, label, file, bad)
+    return (values[:kept], lines[:kept]), findings
+
+
+def _slices(data: bytes) -> Iterator[bytes]:
+    """`data` in slices of about _SLICE bytes, each ending at a line end (a longer line is a
+    slice of its own), so that splitlines() of the slices numbers the lines as of the whole."""
+    start, size = 0, len(data)
+    while start < size:
+        end = start + _SLICE
+        if end < size:
+            cut = max(data.rfind(b"\n", start, end), data.rfind(b"\r", start, end))
+            if cut < start:  # no line end in the slice: it ends where its line does
+                nl = data.find(b"\n", end)
+                cr = data.find(b"\r", end, nl if nl >= 0 else size)
+                cut = min(i for i in (nl, cr, size - 1) if i >= 0)
+            if data[cut:cut + 2] == b"\r\n":
+                cut += 1
+            end = cut + 1
+        yield data[start:end]
+        start = end
+
+
+def _clean_slice(piece: bytes, width: int, line_count: int) -> np.ndarray | None:
+    """The slice's rows when pandas reads it as `line_count` lines of `width` finite numbers."""
+    head = piece[:_LONG_LINE]
+    if not head.strip() or (len(piece) > _LONG_LINE and b"\n" not in head and b"\r" not in head) or \
+            head.splitlines()[0].count(b",") + 1 != width:
+        return None
+    try:
+        df = pd.read_csv(io.BytesIO(piece), header=None, dtype=np.float64, engine="c",
+                         skip_blank_lines=False, quoting=csv.QUOTE_NONE)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError, OverflowError):
+        return None
+    values = df.to_numpy(dtype=np.float64)
+    if values.shape != (line_count, width) or not np.isfinite(values).all():
+        return None
+    return values
 
 
 def _numbers(cells: list[bytes]) -> list[float] | str:
@@ -204,11 +273,14 @@ def _numbers(cells: list[bytes]) -> list[float] | str:
     return out
 
 
-def _parse_findings(problems: list[tuple[int, str]], label: str, file: str) -> list[Finding]:
-    places = [Place(label, file, n) for n, _ in problems]
-    if len(problems) <= FOLD_AT:
+def _parse_findings(problems: list[tuple[int, str]], label: str, file: str,
+                    total: int | None = None) -> list[Finding]:
+    """Findings for (line, why) problems; `total` counts them when only the first are given."""
+    total = len(problems) if total is None else total
+    places = [Place(label, file, n) for n, _ in problems[:FOLD_AT]]
+    if total <= FOLD_AT:
         return [finding("parse-error", why, p) for (_, why), p in zip(problems, places, strict=True)]
-    return [many("parse-error", problems[0][1], places, len(problems))]
+    return [many("parse-error", problems[0][1], places, total)]
 
 
 def _to_rows(values: np.ndarray, lines: np.ndarray, kind: str, width: int, label: str,
@@ -228,8 +300,8 @@ def _to_rows(values: np.ndarray, lines: np.ndarray, kind: str, width: int, label
         bad = np.flatnonzero(~ok & whole)
         if len(bad):
             what = names[col]
-            problems = [(int(lines[i]), f"{what} {values[i, col]:g} is not a whole number") for i in bad]
-            findings += _parse_findings(problems, label, file)
+            problems = [(int(lines[i]), f"{what} {values[i, col]:g} is not a whole number") for i in bad[:FOLD_AT]]
+            findings += _parse_findings(problems, label, file, len(bad))
         whole &= ok
     if not whole.all():  # copying 1M rows costs as much as the checks: only when a row goes
         values, lines = values[whole], lines[whole]
