@@ -151,7 +151,7 @@ Table = tuple[np.ndarray, np.ndarray]  # values (n, width) float64, 1-based line
 def _read_fast(data: bytes, widths: dict[int, str]) -> Table | None:
     """pandas' C reader: the common case of a clean file. None when anything is off, so that
     the careful reader can say exactly what and where."""
-    if not data.strip():
+    if not data or data.isspace():  # strip() would copy the whole file to find out
         return np.zeros((0, min(widths))), np.zeros(0, dtype=np.int64)
     head = data[:_LONG_LINE]
     if len(data) > _LONG_LINE and b"\n" not in head and b"\r" not in head:
@@ -313,6 +313,8 @@ def _to_rows(values: np.ndarray, lines: np.ndarray, kind: str, width: int, label
         data["visibility"] = np.full(len(values), np.nan)
     order = list(GT_COLUMNS if kind == "gt" else DET_COLUMNS) + [c for c in cols if c in WORLD_COLUMNS]
     # copy=False: the columns are views of `values`, which nothing else holds; a copy here is
-    # a second pass over every row
+    # a second pass over every row. (Writable, so that a consumer may still set a cell.)
+    if not values.flags.writeable:
+        data = {c: np.array(a) for c, a in data.items()}
     rows = pd.DataFrame({c: data[c] for c in order}, index=pd.Index(lines, dtype=np.int64), copy=False)
     return rows, findings
