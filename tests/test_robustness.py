@@ -200,6 +200,23 @@ def test_multi_gigabyte_gt_is_refused_with_memory_bounded(root: Path) -> None:
 
 
 @pytest.mark.slow
+def test_multi_gigabyte_frame_is_refused_with_memory_bounded(root: Path) -> None:
+    """A 3 GiB frame file (sparse) is reported unread: the image check, the report's sampler and
+    the ingest writer all read frames through the same size limit."""
+    path = root / SEQ / "img1/000004.jpg"
+    try:
+        with path.open("r+b") as f:
+            f.truncate(3 * 2**30)
+        code, doc, peak = run_measured(root, "--no-shipped-expectations")
+        hit = [f for f in doc["findings"] if f["check"] == "image-unreadable"]
+        assert code == 1 and [(f["sequence"], f["frame"]) for f in hit] == [(SEQ, 4)]
+        assert "larger than" in hit[0]["message"]
+        assert peak < 1.5 * 2**30, f"peak RSS {peak / 2**20:.0f} MiB"
+    finally:
+        path.unlink()
+
+
+@pytest.mark.slow
 def test_gt_just_under_the_size_limit_keeps_memory_bounded(root: Path) -> None:
     """The largest gt.txt motqa reads, with one bad line at its end (the careful reader's case)."""
     from motqa.sources.mot_files import MAX_TABLE_BYTES

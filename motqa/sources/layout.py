@@ -3,6 +3,7 @@ from its folder, without reading anything outside it."""
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -14,6 +15,10 @@ from motqa.checks.registry import FOLD_AT, finding, many
 from motqa.errors import UsageError
 from motqa.model import Finding, Frames, MotDataset, Place, SeqInfo, Sequence, SequenceRef
 from motqa.sources.mot_files import MAX_SEQINFO_BYTES, MAX_TABLE_BYTES, parse_annotations, parse_seqinfo
+
+# A frame file larger than this is an image-unreadable finding, never read: an 8K PNG is about
+# 100 MB, a 1080p MOT JPEG about 0.5 MB.
+MAX_FRAME_BYTES = 256 * 2**20
 
 SEQINFO = "seqinfo.ini"
 GT_FILE = "gt/gt.txt"
@@ -242,7 +247,17 @@ def _list_frames(seq_dir: Path, info: SeqInfo, label: str, lines: dict[str, int]
                   f"{ext}) and was not checked", stray, label, findings)
     _report_files("unsafe-path", "is a link that leads out of the sequence folder; it was not read",
                   unsafe, label, findings)
-    return Frames(nums, names, lambda i: paths[i].read_bytes(), paths)
+    return Frames(nums, names, lambda i: read_frame(paths[i]), paths)
+
+
+def read_frame(path: Path) -> bytes:
+    """A frame file's bytes; OSError for a file over MAX_FRAME_BYTES, which is never read."""
+    with path.open("rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > MAX_FRAME_BYTES:
+            raise OSError(errno.EFBIG, f"it is {_mib(size)}, larger than the {_mib(MAX_FRAME_BYTES)} motqa "
+                          "reads of a frame")
+        return f.read(MAX_FRAME_BYTES + 1)
 
 
 def _no_read(i: int) -> bytes:
