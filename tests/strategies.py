@@ -208,7 +208,10 @@ def apply_op(root: Path, outside: Path, op: tuple[str, str, int, bytes]) -> None
         case "copy-to-other-split" if os.path.isdir(path) and not os.path.islink(path):
             dest = os.path.join(base, b"test" if b"train" in path else b"train", os.path.basename(path))
             if os.path.isdir(os.path.dirname(dest)) and not os.path.lexists(dest):
-                shutil.copytree(os.fsdecode(path), os.fsdecode(dest), symlinks=True)
+                try:
+                    shutil.copytree(os.fsdecode(path), os.fsdecode(dest), symlinks=True)
+                except shutil.Error:  # a FIFO is not copied; everything else is
+                    pass
         case "empty-file":
             _remove(path)
             open(path, "wb").close()

@@ -30,7 +30,7 @@ from tests.strategies import annotation_bytes, apply_op, layout_ops, seqinfo_byt
 pytestmark = pytest.mark.filterwarnings("ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning")
 
 # Fast runs for every `pytest`; the slow ones, with many examples, bounded to about two minutes.
-QUICK = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+QUICK = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 LONG = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SEVERITIES = {"error", "warning", "info"}
 SEQ = "train/DEMO-01"
@@ -123,13 +123,13 @@ def assert_nothing_lost(data: bytes, kind: str) -> None:
         assert same, (n, got, cells)
 
 
-@QUICK
+@settings(QUICK, max_examples=40)
 @given(data=annotation_bytes(), kind=st.sampled_from(["gt", "det"]))
 def test_parser_keeps_every_line(data: bytes, kind: str) -> None:
     assert_nothing_lost(data, kind)
 
 
-@QUICK
+@settings(QUICK, max_examples=60)
 @given(data=seqinfo_bytes())
 def test_seqinfo_parser_takes_any_bytes(data: bytes) -> None:
     parsed = parse_seqinfo(data, "S")

@@ -173,7 +173,21 @@ def test_mixed_9_and_10_columns(root: Path, capsys: pytest.CaptureFixture[str]) 
     assert code == 1 and [(f["check"], f["line"]) for f in errors(doc)] == [("parse-error", 1)]
 
 
-@pytest.mark.parametrize("kind", ["fields", pytest.param("digits", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("kind", ["fields", "digits", "cr-only"])
+def test_single_long_line_gt(root: Path, capsys: pytest.CaptureFixture[str], kind: str) -> None:
+    """10 MB on one line: 5 million fields, one 10-million-digit number, or a whole file with
+    lone CR line ends after a long first line."""
+    data = {"fields": b"1," * 5_000_000, "digits": b"9" * 10_000_000,
+            "cr-only": b"1," * 3000 + b"\r" + b"".join(b"%d,%d,10,10,20,40,1,1,1\r" % (f, i)
+                                                         for i in range(1, 81) for f in range(1, 13))}[kind]
+    (root / GT).write_bytes(data)
+    code, doc = validate(capsys, root, None, "--images", "skip")
+    assert code == 1 and [(f["check"], f["line"]) for f in errors(doc)] == [("parse-error", 1)]
+    assert doc["sequences"][1]["boxes"] == (960 if kind == "cr-only" else 0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["fields", "digits"])
 def test_single_huge_line_keeps_memory_bounded(root: Path, kind: str) -> None:
     """A 50 MB line: 25 million fields, or one 50-million-digit number."""
     (root / GT).write_bytes(b"1," * 25_000_000 if kind == "fields" else b"9" * 50_000_000)
@@ -554,6 +568,7 @@ def hostile_tree(root: Path) -> None:
     os.rename(os.fsencode(train / "BINARY"), os.fsencode(train) + b"/BIN\xff")
 
 
+@pytest.mark.slow
 def test_hostile_tree_in_a_subprocess(root: Path, tmp_path: Path) -> None:
     """The real command, every shipped suite on, the HTML report written: no traceback on stderr,
     exit 1, the output decodes as UTF-8, and the sources are as they were."""
