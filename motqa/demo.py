@@ -171,8 +171,9 @@ def write_sequence(root: Path, seq: DemoSequence) -> Path:
     for f in range(1, seq.frames + 1):
         for b in by_frame.get(f, []):
             j = rng.normal(0, 2, size=4)
-            det.append(f"{f},-1,{b.left + j[0]:.1f},{b.top + j[1]:.1f},{b.width + j[2]:.1f},"
-                       f"{b.height + j[3]:.1f},{rng.uniform(0.3, 1):.3f},-1,-1,-1")
+            w, h = max(1.0, b.width + j[2]), max(1.0, b.height + j[3])  # jitter never makes a box empty
+            det.append(f"{f},-1,{b.left + j[0]:.1f},{b.top + j[1]:.1f},{w:.1f},{h:.1f},"
+                       f"{rng.uniform(0.3, 1):.3f},-1,-1,-1")
     (seq_dir / "det").mkdir()
     (seq_dir / "det" / "det.txt").write_text("\n".join(det) + "\n")
     if seq.with_gt:

@@ -71,6 +71,8 @@ import json
 import os
 import secrets
 import shutil
+import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -462,7 +464,19 @@ def _write_local_dataset(tmp: Path, mot: MotDataset, summary: WriteSummary, meta
         ds = None
         if isinstance(e, UsageError) or not isinstance(e, Exception):
             raise
-        raise WriteError(f"writing {tmp} failed: {type(e).__name__}: {e}; nothing was published") from None
+        raise WriteError(f"writing {tmp} failed: {type(e).__name__}: {e}{_disk_full(tmp)}; "
+                         "nothing was published") from None
+
+
+def _disk_full(folder: Path) -> str:
+    """A note when the disk holding `folder` is (nearly) full: Deep Lake 4.7.4 reports ENOSPC as
+    'Invalid CAS counter' and the like, which does not say so. Measured before the temporary
+    folder is deleted, so a full disk still shows as full."""
+    try:
+        free = shutil.disk_usage(folder.parent).free
+    except OSError:
+        return ""
+    return f" (the disk is full: {free // 1024} KiB free under {folder.parent})" if free < 1 << 20 else ""
 
 
 def _write_local(mot: MotDataset, folder: Path, overwrite: bool, source: Path | None,
@@ -490,14 +504,31 @@ def _write_local(mot: MotDataset, folder: Path, overwrite: bool, source: Path | 
 # ---------------------------------------------------------------------------------- S3
 
 
+# A run killed while it held Deep Lake's meta_ops lock (while branching or merging) leaves the lock
+# object behind; Deep Lake lets another run take it about 30 s later. Until then calls fail with
+# "lock contended": the next run waits it out rather than failing.
+LOCK_WAIT_S = 120.0
+
+
 def _deeplake_call(target: Target, what: str, fn: Any, *args: Any, **kw: Any) -> Any:
     """Run a Deep Lake call on an S3 target; its many exception types become one WriteError."""
-    try:
-        return fn(*args, **kw)
-    except UsageError:
-        raise
-    except Exception as e:  # noqa: BLE001 - deeplake raises KeyError, RuntimeError and its own types
-        raise WriteError(f"{target}: {what} failed: {type(e).__name__}: {e}") from None
+    deadline = time.monotonic() + LOCK_WAIT_S
+    told = False
+    while True:
+        try:
+            return fn(*args, **kw)
+        except UsageError:
+            raise
+        except Exception as e:  # noqa: BLE001 - deeplake raises KeyError, RuntimeError and its own types
+            if "lock contended" in str(e) and time.monotonic() < deadline:
+                if not told:
+                    print(f"motqa: {target}: Deep Lake's lock is held (left by a killed ingest?); "
+                          "waiting for it to expire", file=sys.stderr)
+                    told = True
+                time.sleep(2)
+                continue
+            hint = "; Deep Lake's lock stayed held: try again later" if "lock contended" in str(e) else ""
+            raise WriteError(f"{target}: {what} failed: {type(e).__name__}: {e}{hint}") from None
 
 
 def _state(ds: Any) -> str | None:
