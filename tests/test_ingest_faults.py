@@ -22,7 +22,7 @@ from motqa.demo import default_sequences, write_demo
 from tests.s3server import S3Server, _free_port, _wait_for, s3_server  # noqa: F401 - the fixture
 from tests.strategies import tree_digest
 from tests.test_ingest import FAST_GATE, _child_env, assert_matches_source, bigger_sequences, leftovers, open_ro
-from tests.test_ingest_s3 import assert_never_a_part, branches, open_main
+from tests.test_ingest_s3 import assert_never_a_part, branches, open_main, s3  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.slow
 
@@ -120,22 +120,13 @@ def assert_whole(ds: Any, old: Path, new: Path) -> None:
 # ---------------------------------------------------------------------------------- SIGKILL, S3
 
 
-@pytest.fixture
-def s3(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:  # noqa: F811
-    for key, value in s3_server.env().items():
-        monkeypatch.setenv(key, value)
-    for key in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    return s3_server
-
-
 def s3_env(server: S3Server) -> dict[str, str]:
     return {**_child_env(), **server.env()}
 
 
 @pytest.mark.s3
 @pytest.mark.parametrize("seed", SEEDS)
-def test_sigkill_at_a_random_moment_s3(seed: int, s3: S3Server, sources: tuple[Path, Path],
+def test_sigkill_at_a_random_moment_s3(seed: int, s3: S3Server, sources: tuple[Path, Path],  # noqa: F811
                                        write_seconds: float, tmp_path: Path) -> None:
     old, new = sources
     overwrite = seed % 2 == 0

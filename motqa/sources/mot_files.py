@@ -159,15 +159,22 @@ def _read_fast(data: bytes, widths: dict[int, str]) -> Table | None:
     first = head.splitlines()[:1]  # pandas makes a column per field of line 1: a first line of
     if not first or first[0].count(b",") + 1 not in widths:  # 25 million fields took 24 GB
         return None
+    values = _pandas_numbers(data)
+    if values is None or values.shape[1] not in widths:
+        return None
+    return values, np.arange(1, len(values) + 1, dtype=np.int64)
+
+
+def _pandas_numbers(data: bytes) -> np.ndarray | None:
+    """pandas' C reader over `data`, one row per line (blank lines included); None when it
+    raises or any value is not a finite number."""
     try:
         df = pd.read_csv(io.BytesIO(data), header=None, dtype=np.float64, engine="c",
                          skip_blank_lines=False, quoting=csv.QUOTE_NONE)
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError, OverflowError):
         return None
     values = df.to_numpy(dtype=np.float64)
-    if values.shape[1] not in widths or not np.isfinite(values).all():
-        return None
-    return values, np.arange(1, len(values) + 1, dtype=np.int64)
+    return values if np.isfinite(values).all() else None
 
 
 def _read_slow(data: bytes, kind: str, label: str, file: str) -> tuple[Table, list[Finding]]:
@@ -244,13 +251,8 @@ def _clean_slice(piece: bytes, width: int, line_count: int) -> np.ndarray | None
     if not head.strip() or (len(piece) > _LONG_LINE and b"\n" not in head and b"\r" not in head) or \
             head.splitlines()[0].count(b",") + 1 != width:
         return None
-    try:
-        df = pd.read_csv(io.BytesIO(piece), header=None, dtype=np.float64, engine="c",
-                         skip_blank_lines=False, quoting=csv.QUOTE_NONE)
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError, OverflowError):
-        return None
-    values = df.to_numpy(dtype=np.float64)
-    if values.shape != (line_count, width) or not np.isfinite(values).all():
+    values = _pandas_numbers(piece)
+    if values is None or values.shape != (line_count, width):
         return None
     return values
 
