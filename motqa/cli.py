@@ -187,19 +187,21 @@ def cmd_ingest(args: argparse.Namespace) -> Exit:
     _emit(args, REPORTERS[args.format](result))
     outcome = {"target": str(target)}
     if not result.valid:
-        _write_report(args, result, observers, {**outcome, "outcome": "refused: nothing was written"})
+        _write_report(args, result, observers, {**outcome, "outcome": "refused",
+                                                "dataset": "nothing was written"})
         print(f"motqa: ingest refused by the gate; nothing was written to {target}", file=sys.stderr)
         return Exit.FINDINGS
     try:
         summary = write_dataset(mot, target, overwrite=args.overwrite, metadata=dataset_metadata(result),
                                 progress=progress, expected=expected_counts(result))
     except UsageError as e:
-        _write_report(args, result, observers, {**outcome, "outcome": f"not written: {e}"})
+        _write_report(args, result, observers, {**outcome, "outcome": "not written", "dataset": str(e)})
         raise
     skipped = "".join(f"; skipped {label}: {why}" for label, why in summary.skipped)
     done = (f"{'replaced' if summary.replaced else 'wrote'} {target}: {len(summary.sequences)} sequences, "
             f"{summary.frames} frames, {summary.boxes} boxes{skipped}")
-    _write_report(args, result, observers, {**outcome, "outcome": done})
+    _write_report(args, result, observers, {**outcome, "outcome": "replaced" if summary.replaced else "written",
+                                            "dataset": done})
     print(f"motqa: {done}", file=sys.stderr)
     return Exit.OK
 

@@ -18,7 +18,7 @@ def test_ingest_writes_report_by_default(demo_root: Path, tmp_path: Path) -> Non
     assert run(["ingest", str(demo_root), str(target), *FAST]) == 0
     [report] = reports_in(Path.cwd())
     html = report.read_text()
-    assert "wrote" in html and str(target) in html and "DEMO-01" in html
+    assert "written" in html and "wrote" in html and str(target) in html and "DEMO-01" in html
 
 
 def test_refused_ingest_still_writes_report(make_demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
