@@ -35,6 +35,8 @@ def _gate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--select", type=_csv_list, action="extend",
                    help="run only these check ids (comma-separated, globs allowed)")
     p.add_argument("--ignore", type=_csv_list, action="extend", help="do not run these check ids")
+    p.add_argument("--severity", type=_check_level, action="append", metavar="CHECK=LEVEL",
+                   help="report a check (or glob) at another severity, e.g. track-gap=warning (repeatable)")
     p.add_argument("--fail-on", choices=["error", "warning", "info"], help="lowest severity that fails (default error)")
     p.add_argument("--config", type=Path, help="pyproject.toml to read [tool.motqa] from (default ./pyproject.toml)")
     p.add_argument("--expectations", type=Path, action="append", metavar="DIR",
@@ -96,7 +98,20 @@ def _gate_config(args: argparse.Namespace) -> Any:
         expectations=[Path(p) for p in (args.expectations if args.expectations is not None
                                         else settings.get("expectations", []))],
         shipped_expectations=_shipped(args.shipped_expectations, settings),
+        severity=_severities({**settings.get("severity", {}), **dict(args.severity or [])}),
     )
+
+
+def _severities(table: dict[str, str]) -> dict[str, Any]:
+    return {check: _severity(level, f"severity of {check}") for check, level in table.items()}
+
+
+def _check_level(text: str) -> tuple[str, str]:
+    """`track-gap=warning` -> ("track-gap", "warning")."""
+    check, sep, level = text.partition("=")
+    if not sep or not check.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not CHECK=LEVEL (e.g. track-gap=warning)")
+    return check.strip(), level.strip()
 
 
 def _shipped(flag: bool | None, settings: dict[str, Any]) -> bool:
@@ -106,13 +121,13 @@ def _shipped(flag: bool | None, settings: dict[str, Any]) -> bool:
     return value
 
 
-def _severity(text: str) -> Any:
+def _severity(text: str, what: str = "fail-on") -> Any:
     from motqa.model import Severity
 
     try:
         return Severity.parse(text)
     except ValueError as e:
-        raise UsageError(f"fail-on: {e}") from None
+        raise UsageError(f"{what}: {e}") from None
 
 
 def _emit(args: argparse.Namespace, text: str) -> None:

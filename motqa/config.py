@@ -8,7 +8,7 @@ from typing import Any
 
 from motqa.errors import UsageError
 
-KEYS = {"select", "ignore", "fail-on", "images", "expectations", "shipped-expectations", "report-dir"}
+KEYS = {"select", "ignore", "fail-on", "images", "expectations", "shipped-expectations", "severity"}
 
 
 def load_settings(path: Path | None) -> dict[str, Any]:
@@ -37,6 +37,11 @@ def load_settings(path: Path | None) -> dict[str, Any]:
     for key in ("select", "ignore"):
         if key in settings:
             settings[key] = _as_list(settings[key], key, path)
+    if "severity" in settings:
+        table = settings["severity"]
+        if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+            raise UsageError(f'{path}: [tool.motqa.severity] maps check ids to "error", "warning" or "info"')
+        settings["severity"] = dict(table)
     return settings
 
 

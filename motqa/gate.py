@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -32,13 +32,21 @@ class GateConfig:
     images: str = "decode"
     expectations: list[Path] = field(default_factory=list)  # a team's suite folders
     shipped_expectations: bool = True
+    severity: dict[str, Severity] = field(default_factory=dict)  # check id or pattern -> its severity here
 
     def __post_init__(self) -> None:
         if self.images not in MODES:
             raise UsageError(f"--images must be one of {', '.join(MODES)}, not {self.images!r}")
-        for pattern in [*(self.select or []), *self.ignore]:
+        for pattern in [*(self.select or []), *self.ignore, *self.severity]:
             if not any(c in pattern for c in "*?[") and pattern not in CHECKS and not pattern.startswith("gx-"):
                 raise UsageError(f"unknown check id {pattern!r}; `motqa checks` lists them")
+
+    def adjusted(self, finding: Finding) -> Finding:
+        """The finding at the severity the configuration gives its check (the first match)."""
+        for pattern, severity in self.severity.items():
+            if fnmatchcase(finding.check, pattern):
+                return replace(finding, severity=severity)
+        return finding
 
     def wants(self, check: str) -> bool:
         if self.select is not None and not any(fnmatchcase(check, p) for p in self.select):
@@ -142,5 +150,6 @@ def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
     findings += fold(expectations.check_sequences())
     progress.done()
     ran = [c for c in CHECKS if cfg.wants(c)] + expectations.check_ids
+    findings = [cfg.adjusted(f) for f in findings]
     # shown(): a source path in undecodable bytes would make every reporter's output non-UTF-8
     return GateResult(shown(ds.source), ds.kind, cfg.fail_on, findings, summaries, ran)

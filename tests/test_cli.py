@@ -196,3 +196,19 @@ def test_github_path_when_given_one_sequence(make_demo, capsys) -> None:  # type
     seq_dir = root / "train" / "DEMO-02"
     code, out, _ = validate(capsys, seq_dir, "--format", "github")
     assert code == 1 and f"file={seq_dir}/gt/gt.txt,line={place.line}" in out
+
+
+def test_severity_overrides(make_demo, capsys, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    root, _ = make_demo("box-size")
+    code, doc = as_json(capsys, root, "--severity", "box-size=warning")
+    assert code == 0 and [(f["check"], f["severity"]) for f in doc["findings"]] == [("box-size", "warning")]
+    assert as_json(capsys, root, "--severity", "box-*=warning", "--fail-on", "warning")[0] == 1
+    (tmp_path / "cwd.toml").write_text('[tool.motqa.severity]\nbox-size = "info"\n')
+    code, doc = as_json(capsys, root, "--config", str(tmp_path / "cwd.toml"))
+    assert code == 0 and doc["findings"][0]["severity"] == "info" and doc["counts"]["info"] == 1
+    code, doc = as_json(capsys, root, "--config", str(tmp_path / "cwd.toml"), "--severity", "box-size=error")
+    assert code == 1  # the command line wins
+    code, _, err = validate(capsys, root, "--severity", "box-size=loud")
+    assert code == 2 and "severity of box-size" in err
+    code, _, err = validate(capsys, root, "--severity", "box-sise=info")
+    assert code == 2 and "unknown check id 'box-sise'" in err
