@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -371,6 +372,18 @@ def test_kill_overwrite(step: str, count: int, no_exchange: bool, two_sources: t
     assert leftovers(tmp_path) == []
 
 
+def kill_when(proc: subprocess.Popen[bytes], ready: Callable[[], bool], poll: float) -> None:
+    """SIGKILL `proc` as soon as `ready()` holds (within 120 s); fails if it finished first."""
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and proc.poll() is None and not ready():
+            time.sleep(poll)
+        assert proc.poll() is None, "the ingest finished before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.communicate()
+
+
 @pytest.mark.slow
 def test_kill_9_from_outside_mid_write(tmp_path: Path) -> None:
     """No injected step: the process is killed from outside once its temporary dataset holds a
@@ -380,17 +393,7 @@ def test_kill_9_from_outside_mid_write(tmp_path: Path) -> None:
     target = tmp_path / "mot.dl"
     cmd = [sys.executable, "-m", "motqa", "ingest", str(source), str(target), *FAST_GATE]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_child_env())
-    deadline = time.monotonic() + 120
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            tmp = [p for p in tmp_path.glob(".mot.dl.motqa-tmp-*") if _commits(p) >= 2]
-            if tmp:
-                break
-            time.sleep(0.02)
-        assert proc.poll() is None, "the ingest finished before it could be killed"
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.communicate()
+    kill_when(proc, lambda: any(_commits(p) >= 2 for p in tmp_path.glob(".mot.dl.motqa-tmp-*")), 0.02)
     assert proc.returncode == -signal.SIGKILL
     assert not target.exists() and leftovers(tmp_path) != []
     assert ingest(source, target, *FAST_GATE) == 0

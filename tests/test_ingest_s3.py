@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from motqa.cli import run
 from motqa.demo import write_demo
 from motqa.sinks import deeplake_layout as L
 from tests.s3server import S3Server, s3_server  # noqa: F401 - the fixture
-from tests.test_ingest import FAST_GATE, HERE, assert_matches_source, bigger_sequences, open_ro
+from tests.test_ingest import FAST_GATE, HERE, assert_matches_source, bigger_sequences, kill_when, open_ro
 
 pytestmark = [pytest.mark.slow, pytest.mark.s3]
 
@@ -194,16 +193,8 @@ def test_s3_kill_9_from_outside_mid_write(s3: S3Server, tmp_path: Path) -> None:
                           aws_secret_access_key=s3.creds["aws_secret_access_key"])
     cmd = [sys.executable, "-m", "motqa", "ingest", str(source), url, "--endpoint-url", s3.endpoint, *FAST_GATE]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=child_env(s3))
-    deadline = time.monotonic() + 120
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            if _branch_commits(client, bucket) >= 2:  # the schema and one sequence in the branch
-                break
-            time.sleep(0.05)
-        assert proc.poll() is None, "the ingest finished before it could be killed"
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait()
+    # killed once the branch holds the schema and one sequence
+    kill_when(proc, lambda: _branch_commits(client, bucket) >= 2, 0.05)
     assert assert_never_a_part(s3, url, None, source) == "nothing"
     assert ingest(s3, source, url) == 0
     assert_matches_source(open_main(s3, url), source)
