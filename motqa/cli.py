@@ -32,6 +32,8 @@ def _gate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=sorted(REPORTERS), default="text", help="output format (default text)")
     p.add_argument("--output", "-o", type=Path, help="write the output to this file instead of stdout")
     p.add_argument("--images", choices=MODES, help="decode every frame (default), read headers only, or skip")
+    p.add_argument("--benchmark", metavar="NAME", help="check every sequence under this benchmark's profile "
+                   "(MOT15, MOT16, MOT17, MOT20, HT21, DanceTrack, SportsMOT, generic) instead of recognising it")
     p.add_argument("--select", type=_csv_list, action="extend",
                    help="run only these check ids (comma-separated, globs allowed)")
     p.add_argument("--ignore", type=_csv_list, action="extend", help="do not run these check ids")
@@ -95,6 +97,7 @@ def _gate_config(args: argparse.Namespace) -> Any:
         ignore=args.ignore if args.ignore is not None else settings.get("ignore", []),
         fail_on=_severity(str(fail_on)),
         images=args.images or settings.get("images", "decode"),
+        benchmark=args.benchmark or settings.get("benchmark"),
         expectations=[Path(p) for p in (args.expectations if args.expectations is not None
                                         else settings.get("expectations", []))],
         shipped_expectations=_shipped(args.shipped_expectations, settings),

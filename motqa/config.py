@@ -8,7 +8,7 @@ from typing import Any
 
 from motqa.errors import UsageError
 
-KEYS = {"select", "ignore", "fail-on", "images", "expectations", "shipped-expectations", "severity"}
+KEYS = {"select", "ignore", "fail-on", "images", "expectations", "shipped-expectations", "severity", "benchmark"}
 
 
 def load_settings(path: Path | None) -> dict[str, Any]:

@@ -64,7 +64,7 @@ DEFECTS = {
     "box-size": "a box of width 0",
     "box-outside-image": "a box wholly right of the picture",
     "frame-out-of-range": "a gt row for a frame past seqLength",
-    "id-invalid": "a track id of 0",
+    "id-invalid": "a negative track id",
     "conf-flag": "a gt conf of 0.5",
     "class-unknown": "class 0 (a label list's position)",
     "visibility-range": "visibility 1.4",
@@ -234,8 +234,8 @@ def plant(root: Path, seq_dir: Path, seq: DemoSequence, defect: str) -> Place:
             set_field(0, str(seq.frames + 3))
             return Place(label, "gt/gt.txt", row + 1, seq.frames + 3, box.track)
         case "id-invalid":
-            set_field(1, "0")
-            return Place(label, "gt/gt.txt", row + 1, box.frame, 0)
+            set_field(1, "-1")
+            return Place(label, "gt/gt.txt", row + 1, box.frame, -1)
         case "conf-flag":
             return set_field(6, "0.5")
         case "class-unknown":

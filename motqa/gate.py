@@ -17,6 +17,7 @@ from motqa.errors import UsageError
 from motqa.expectations import ExpectationRun
 from motqa.imaging import MODES
 from motqa.model import Finding, MotDataset, Sequence, Severity
+from motqa.profiles import profile, recognise
 from motqa.progress import Progress
 from motqa.sources.layout import shown
 
@@ -33,8 +34,11 @@ class GateConfig:
     expectations: list[Path] = field(default_factory=list)  # a team's suite folders
     shipped_expectations: bool = True
     severity: dict[str, Severity] = field(default_factory=dict)  # check id or pattern -> its severity here
+    benchmark: str | None = None  # a profile name that overrides recognition (--benchmark)
 
     def __post_init__(self) -> None:
+        if self.benchmark is not None:
+            self.benchmark = profile(self.benchmark).name  # an unknown name is a UsageError now
         if self.images not in MODES:
             raise UsageError(f"--images must be one of {', '.join(MODES)}, not {self.images!r}")
         for pattern in [*(self.select or []), *self.ignore, *self.severity]:
@@ -71,6 +75,8 @@ class SequenceSummary:
     frame_rate: float | None
     info_from: str
     path: str | None  # the sequence folder, where the source is a folder
+    benchmark: str = "generic"  # the profile the sequence was checked under
+    benchmark_reason: str = ""  # why: "sequence name MOT17-02-FRCNN", "folder sportsmot-val", ...
     annotated_frames: int = 0  # frames holding at least one gt box
     boxes_per_frame_mean: float | None = None  # gt boxes per annotated frame
     boxes_per_frame_max: int | None = None
@@ -82,7 +88,7 @@ class SequenceSummary:
                   int(gt.rows["id"].nunique()) if gt is not None else 0,
                   len(seq.det) if seq.det is not None else 0, seq.info.seq_length,
                   seq.info.im_width, seq.info.im_height, seq.info.frame_rate, seq.info.origin,
-                  shown(str(seq.path)) if seq.path is not None else None)
+                  shown(str(seq.path)) if seq.path is not None else None, seq.profile.name, seq.profile_reason)
         if gt is not None and len(gt):
             per_frame = gt.rows["frame"].value_counts(sort=False)
             out.annotated_frames = len(per_frame)
@@ -129,6 +135,8 @@ def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
     for n, ref in enumerate(ds.sequences, start=1):
         progress.status(f"[{n}/{len(ds.sequences)}] {ref.label}: reading")
         seq = ref.load()
+        got = recognise(seq.name, seq.folders, cfg.benchmark, seq.stated_benchmark)
+        seq.profile, seq.profile_reason = got.profile, got.reason
         found = list(seq.findings)
         # Images first: where nothing states the frame size (a tutorial's dataset), the first
         # frame's size is found here, and the box checks use it.

@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from motqa.profiles import GENERIC, Profile, profiles
+
 # Canonical annotation columns. frame and id are int64, the rest float64. MOT15-style files
 # (10 columns) have no class or visibility: those columns hold NaN and x, y, z are kept.
 GT_COLUMNS = ("frame", "id", "left", "top", "width", "height", "conf", "class", "visibility")
@@ -151,7 +153,17 @@ class Sequence:
     det: Annotations | None = None
     path: Path | None = None
     findings: list[Finding] = field(default_factory=list)
-    benchmark: str = "MOT17"
+    # What the source knows of the benchmark: the folders above the sequence, nearest first (its
+    # split, the root ...), or the benchmark a stored dataset names. The gate recognises the
+    # profile from them (motqa.profiles.recognise) before any check runs.
+    folders: tuple[str, ...] = ()
+    stated_benchmark: str | None = None
+    profile: Profile = field(default_factory=lambda: profiles()[GENERIC])
+    profile_reason: str = "no benchmark recognised"
+
+    @property
+    def benchmark(self) -> str:
+        return self.profile.name
 
     @property
     def label(self) -> str:

@@ -38,7 +38,8 @@ def to_text(result: GateResult) -> str:
     for s in result.sequences:
         size = f"{s.width}x{s.height}" if s.width and s.height else "size unknown"
         rate = f" @ {s.frame_rate:g} fps" if s.frame_rate else ""
-        lines.append(f"  {s.label}: {s.frames} frames, {s.boxes} boxes, {s.tracks} tracks, {size}{rate}")
+        lines.append(f"  {s.label}: {s.frames} frames, {s.boxes} boxes, {s.tracks} tracks, {size}{rate}; "
+                     f"{s.benchmark} ({s.benchmark_reason})")
     order = sorted(result.findings, key=lambda f: -f.severity)
     for f in order:
         lines.append(f"{f.severity!s:7} {f.check:22} {f.place}: {f.message}{_count_note(f)}")

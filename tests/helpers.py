@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from motqa.model import Frames, SeqInfo, Sequence
+from motqa.profiles import profile
 from motqa.sources.mot_files import parse_annotations
 
 
@@ -16,7 +17,7 @@ def sequence(gt: str | None = None, *, length: int = 10, width: int = 640, heigh
     names = [f"img1/{n:06d}.jpg" for n in numbers]
     info = SeqInfo(name=name, frame_rate=30, seq_length=length, im_width=width, im_height=height,
                    lines={"name": 2, "seqLength": 5})
-    seq = Sequence(name, "train", info, Frames(numbers, names, lambda i: b""), benchmark=benchmark)
+    seq = Sequence(name, "train", info, Frames(numbers, names, lambda i: b""), profile=profile(benchmark))
     if gt is not None:
         seq.gt, problems = parse_annotations(gt.encode(), "gt", seq.label, "gt/gt.txt")
         seq.findings += problems

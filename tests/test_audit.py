@@ -167,7 +167,7 @@ def test_ingested_findings_equal_the_sources(tmp_path: Path) -> None:
     assert all(f.place.file is None and f.place.line is None for f in of_stored.findings)
 
 
-@pytest.mark.parametrize("defect", ["duplicate-id", "box-size", "id-invalid", "conf-flag", "class-unknown",
+@pytest.mark.parametrize("defect", ["duplicate-id", "box-size", "conf-flag", "class-unknown",
                                     "visibility-range", "frame-out-of-range", "box-outside-image",
                                     "image-unreadable", "image-format", "image-size-mismatch"])
 def test_ingested_defect_found_at_its_frame(defect: str, tmp_path: Path) -> None:
@@ -180,6 +180,24 @@ def test_ingested_defect_found_at_its_frame(defect: str, tmp_path: Path) -> None
     write_dataset(discover(source), str(tmp_path / "ds"))
     result = audit(tmp_path / "ds")
     assert (place.sequence, place.frame, place.track_id) in places(result, defect)
+
+
+def test_stored_id_below_the_benchmarks_base_is_found(tmp_path: Path) -> None:
+    """A negative id cannot be stored (uint32) and 0 is legal in the generic profile: a stored id 0
+    is id-invalid under a benchmark whose ids start at 1 (here MOT17, as --benchmark gives it)."""
+    source = tmp_path / "mot"
+    write_demo(source, None, [DemoSequence("train", "DEMO-02", frames=12, width=160, height=120, tracks=4, seed=2)])
+    gt = source / "train" / "DEMO-02" / "gt" / "gt.txt"
+    lines = gt.read_text().splitlines()
+    cells = lines[16].split(",")
+    cells[1] = "0"
+    lines[16] = ",".join(cells)
+    gt.write_text("\n".join(lines) + "\n")
+    write_dataset(discover(source), str(tmp_path / "ds"))
+    assert not places(audit(tmp_path / "ds"), "id-invalid")
+    found = places(audit(tmp_path / "ds", cfg=GateConfig(images="skip", shipped_expectations=False,
+                                                         benchmark="MOT17")), "id-invalid")
+    assert found == [("train/DEMO-02", int(cells[0]), 0)]
 
 
 def test_frames_without_image_read_as_missing(tmp_path: Path) -> None:

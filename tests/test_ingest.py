@@ -138,7 +138,7 @@ def test_round_trip(demo_root: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
     assert_matches_source(ds, demo_root)
     assert L.is_published(ds)
     meta = ds.metadata
-    assert meta[L.META_LAYOUT] == L.LAYOUT and meta[L.META_BENCHMARK] == "MOT17"
+    assert meta[L.META_LAYOUT] == L.LAYOUT and meta[L.META_BENCHMARK] == "generic"
     assert meta[L.META_SOURCE] == str(demo_root) and meta[L.META_VERSION]
     gate = L.read_json(ds, L.META_GATE)
     assert gate["valid"] is True and gate["counts"]["error"] == 0

@@ -121,7 +121,7 @@ CELLS = [
     *[(i, v, "parse-error") for i in (0, 4, 8) for v in ("NaN", "nan", "inf", "-inf", "Infinity")],
     (0, "1e308", "parse-error"), (1, "1e308", "parse-error"), (2, "1e308", "box-outside-image"),
     (4, "1e308", None), (8, "1e308", "visibility-range"),
-    (0, "-0", "frame-out-of-range"), (1, "-0", "id-invalid"), (4, "-0", "box-size"), (6, "-0", None),
+    (0, "-0", "frame-out-of-range"), (1, "-1", "id-invalid"), (4, "-0", "box-size"), (6, "-0", None),
     (0, "1.5", "parse-error"), (1, "1.5", "parse-error"), (6, "1.5", "conf-flag"),
     (7, "1.5", "class-unknown"), (8, "1.5", "visibility-range"), (3, "1.5", None),
     (0, "", "parse-error"), (2, "0x10", "parse-error"), (2, "1_000", "parse-error"), (2, "٣", "parse-error"),

@@ -9,19 +9,30 @@ import pandas as pd
 
 from motqa.checks.registry import FOLD_AT, finding, many
 from motqa.model import Annotations, Finding, Place, Sequence
-from motqa.schemas import annotation_schema, class_table, pa
+from motqa.schemas import annotation_schema, pa
 
 _MESSAGES: dict[str, Callable[[str, float, Annotations, Sequence], str]] = {
     "box-size": lambda col, v, a, s: f"box {col} is {v:g}; a box needs a width and height above 0",
     "id-invalid": lambda col, v, a, s: (
-        f"track id {v:g} is below 1; gt ids start at 1" if a.kind == "gt"
-        else f"det id {v:g}: det.txt has -1 (or a track id >= 1) in the id column"),
+        f"track id {v:g} is below {s.profile.id_min}; {s.profile.title} gt ids start at {s.profile.id_min}"
+        if a.kind == "gt"
+        else f"det id {v:g}: det.txt has -1 (or a track id >= {s.profile.id_min}) in the id column"),
     "conf-flag": lambda col, v, a, s: f"conf is {v:g}; in gt.txt conf is a flag: 1 (evaluate) or 0 (ignore)",
     "class-unknown": lambda col, v, a, s: (
-        f"class {v:g} is not in the {s.benchmark} class table (1-{max(class_table(s.benchmark))}); "
+        f"class {v:g} is not in the {s.profile.title} class table ({_classes(s)}); "
         "was it written as a label list's position?"),
     "visibility-range": lambda col, v, a, s: f"visibility {v:g} is outside [0, 1]",
 }
+
+
+def _classes(seq: Sequence) -> str:
+    table = seq.profile.classes
+    if not table:
+        return "none: its files have no class column"
+    keys = sorted(table)
+    if keys == list(range(keys[0], keys[-1] + 1)) and len(keys) > 3:
+        return f"{keys[0]}-{keys[-1]}"
+    return ", ".join(f"{k} {table[k]}" for k in keys)
 
 
 def cell(rows: pd.DataFrame, column: str, line: int) -> float:
@@ -55,7 +66,7 @@ def check_rows(seq: Sequence) -> list[Finding]:
         try:
             # inplace: the schema neither coerces nor adds columns, so Pandera's defensive copy
             # of every row (a third of the check's time) buys nothing
-            annotation_schema(ann.kind, seq.benchmark).validate(ann.rows, lazy=True, inplace=True)
+            annotation_schema(ann.kind, seq.profile).validate(ann.rows, lazy=True, inplace=True)
         except pa.errors.SchemaErrors as e:
             out += _from_failures(e.failure_cases, seq, ann)
     return out

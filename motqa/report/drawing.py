@@ -12,17 +12,10 @@ from functools import cache
 
 from PIL import Image, ImageDraw, ImageFont
 
-# Boxes the evaluation ignores: conf = 0, or these classes (MOT16/17; MOT20 adds 6).
-DISTRACTOR_CLASSES = {"MOT20": frozenset({2, 6, 7, 8, 12})}
-DEFAULT_DISTRACTORS = frozenset({2, 7, 8, 12})
 IGNORED_COLOUR = (190, 190, 190)
 FLAG_COLOUR = (230, 28, 48)
 DET_COLOUR = (255, 255, 255)
 PLACEHOLDER_BACKGROUND = (58, 58, 64)
-
-
-def distractor_classes(benchmark: str) -> frozenset[int]:
-    return DISTRACTOR_CLASSES.get(benchmark.upper(), DEFAULT_DISTRACTORS)
 
 
 def track_colour(track: int) -> tuple[int, int, int]:

@@ -165,7 +165,8 @@ class _Page:
         if not self.result.sequences:
             return "<p>No sequence was found.</p>"
         counts = self._counts_by_sequence()
-        head = ("<tr><th>sequence</th><th class=num>frames</th><th class=num>seqLength</th><th class=num>boxes</th>"
+        head = ("<tr><th>sequence</th><th>benchmark</th><th class=num>frames</th><th class=num>seqLength</th>"
+                "<th class=num>boxes</th>"
                 "<th class=num>tracks</th><th class=num>boxes / frame</th><th class=num>det boxes</th>"
                 "<th>size</th><th class=num>fps</th><th>findings</th></tr>")
         body = []
@@ -183,7 +184,9 @@ class _Page:
                          else f'<span class="z">0 {label}</span>'
                          for sev, k, label in ((Severity.ERROR, "e", "E"), (Severity.WARNING, "w", "W"),
                                                (Severity.INFO, "i", "I")))
-        return (f"<tr><td class=wrap>{name}</td><td class=num>{_n(s.frames)}</td><td class=num>{_n(s.seq_length)}</td>"
+        bench = f'<span title="{_e(s.benchmark_reason)}">{_e(s.benchmark)}</span>'
+        return (f"<tr><td class=wrap>{name}</td><td>{bench}</td><td class=num>{_n(s.frames)}</td>"
+                f"<td class=num>{_n(s.seq_length)}</td>"
                 f"<td class=num>{_n(s.boxes)}</td><td class=num>{_n(s.tracks)}</td><td class=num>{per_frame}</td>"
                 f"<td class=num>{_n(s.det_boxes)}</td><td>{size}</td><td class=num>{_n(s.frame_rate)}</td>"
                 f'<td class="counts">{found}</td></tr>')
@@ -254,7 +257,7 @@ class _Page:
         return ('<div class="legend">'
                 f"<span>{tracks} a colour per track id, the id on the box</span>"
                 f"<span>{swatch(hex_colour(IGNORED_COLOUR), dashed=True, fill='#777')} ignored by evaluation: conf 0, "
-                "or a distractor class (2, 7, 8, 12; MOT20 also 6)</span>"
+                "or a distractor class of the sequence's benchmark</span>"
                 f"<span>{swatch(hex_colour(FLAG_COLOUR))} a box a finding names (× where it has no size)</span>"
                 f"<span>{swatch('#ffffff', fill='#555')} detection (sequences without gt)</span>"
                 f"<span>{swatch('#c62a36', fill='#3a3a40')} frame missing or unreadable: a placeholder</span>"

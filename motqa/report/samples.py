@@ -12,7 +12,8 @@ import pandas as pd
 from PIL import Image
 
 from motqa.model import Finding, Sequence
-from motqa.report.drawing import DrawBox, Rendered, decode, distractor_classes, placeholder, render
+from motqa.profiles import Profile
+from motqa.report.drawing import DrawBox, Rendered, decode, placeholder, render
 
 # Which samples a report gives up first when it is over its size budget: spaced ones, then the
 # second and later frames of one check; never first, last or a check's first frame.
@@ -119,12 +120,12 @@ def _boxes_table(seq: Sequence) -> tuple[str, pd.DataFrame | None]:
     return "none", None
 
 
-def _ignored_mask(rows: pd.DataFrame, benchmark: str) -> np.ndarray:
+def _ignored_mask(rows: pd.DataFrame, profile: Profile) -> np.ndarray:
     conf = rows["conf"].to_numpy(dtype=np.float64)
     mask = conf == 0
     if "class" in rows:
         cls = rows["class"].to_numpy(dtype=np.float64)
-        mask |= np.isin(cls, list(distractor_classes(benchmark)))
+        mask |= np.isin(cls, list(profile.distractors))
     return mask
 
 
@@ -147,14 +148,14 @@ def flags_of(findings: list[Finding], file: str | None) -> Flags:
     return Flags(frozenset(lines), frozenset(tracks))
 
 
-def boxes_of_frame(rows: pd.DataFrame | None, source: str, frame: int, benchmark: str,
+def boxes_of_frame(rows: pd.DataFrame | None, source: str, frame: int, profile: Profile,
                    flags: Flags = Flags()) -> list[DrawBox]:
     if rows is None:
         return []
     at = rows[rows["frame"].to_numpy() == frame]
     if not len(at):
         return []
-    ignored = _ignored_mask(at, benchmark) if source == "gt" else np.zeros(len(at), dtype=bool)
+    ignored = _ignored_mask(at, profile) if source == "gt" else np.zeros(len(at), dtype=bool)
     out = []
     for line, (left, top, width, height, track), ign in zip(
             at.index, at[["left", "top", "width", "height", "id"]].itertuples(index=False, name=None), ignored,
@@ -185,7 +186,7 @@ def sequence_stats(seq: Sequence, finding_frames: list[int]) -> SequenceStats:
     hist: np.ndarray = np.zeros((len(SIZE_BINS) - 1, len(SIZE_BINS) - 1), dtype=np.int64)
     if rows is not None:
         if source == "gt":
-            keep = ~_ignored_mask(rows, seq.benchmark) & inside
+            keep = ~_ignored_mask(rows, seq.profile) & inside
             counted = np.bincount(frames[keep] - lo, minlength=hi - lo + 1)
             lengths = rows.groupby("id").size().to_numpy(dtype=np.int64)
         w = rows["width"].to_numpy(dtype=np.float64)
@@ -253,7 +254,7 @@ class ReportCollector:
 
     def _sample(self, seq: Sequence, rows: pd.DataFrame | None, source: str, frame: int,
                 reasons: tuple[str, ...], priority: int, key: str, flags: Flags) -> FrameSample:
-        boxes = boxes_of_frame(rows, source, frame, seq.benchmark, flags)
+        boxes = boxes_of_frame(rows, source, frame, seq.profile, flags)
         file, picture, problem, headline = None, None, None, None
         frame_w, frame_h = seq.info.im_width or 0, seq.info.im_height or 0
         position = int(np.searchsorted(seq.frames.numbers, frame)) if len(seq.frames.numbers) else 0

@@ -305,7 +305,7 @@ class _Reader:
         raise NotImplementedError
 
     def sequence(self, name: str, split: str | None, info: SeqInfo, row: _Row,
-                 skip_positions: set[int], benchmark: str) -> Sequence:
+                 skip_positions: set[int], benchmark: str | None) -> Sequence:
         """The Sequence of a row read into `row`; positions in `skip_positions` hold no image."""
         findings = list(row.findings)
         lengths = {row.frames_column: len(row.jpegs), "boxes": len(row.boxes), "ids": len(row.ids)}
@@ -317,7 +317,7 @@ class _Reader:
         jpegs = row.jpegs
         frames = Frames(row.numbers[keep].astype(np.int64), [f"{row.frames_column}[{k}]" for k in keep],
                         lambda i: jpegs[keep[i]])
-        seq = Sequence(name, split, info, frames, findings=findings, benchmark=benchmark)
+        seq = Sequence(name, split, info, frames, findings=findings, stated_benchmark=benchmark)
         seq.gt = Annotations("gt", None, gt, 9) if gt is not None else None
         return seq
 
@@ -377,7 +377,7 @@ class _TutorialReader(_Reader):
         count = max(len(jpegs), len(boxes), len(ids))
         row = _Row(label, self.frames_column, jpegs, _numbers(np.zeros(0), count), boxes, ids, {}, findings)
         info = SeqInfo(name=label, im_dir=self.frames_column, origin="stored")
-        return self.sequence(label, None, info, row, set(), "MOT17")
+        return self.sequence(label, None, info, row, set(), None)
 
 
 class _MotqaReader(_Reader):
@@ -425,8 +425,6 @@ class _MotqaReader(_Reader):
         return (name or f"row {r}"), (split or None)
 
     def load(self, r: int) -> Sequence:
-        from motqa.sources.layout import _benchmark_of
-
         name, split = self.name_of(r)
         label = f"{split}/{name}" if split else name
         findings: list[Finding] = []
@@ -453,6 +451,5 @@ class _MotqaReader(_Reader):
                        im_width=int(width) if width else None, im_height=int(height) if height else None)
         no_image = set(self.no_image.get(label, []))
         skip = {k for k, n in enumerate(row.numbers[: len(jpegs)]) if int(n) in no_image and not jpegs[k]}
-        benchmark = _benchmark_of(name) or self.benchmark or "MOT17"
-        return self.sequence(name, split, info, row, skip, benchmark)
+        return self.sequence(name, split, info, row, skip, self.benchmark)
 

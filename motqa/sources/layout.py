@@ -24,7 +24,6 @@ SEQINFO = "seqinfo.ini"
 GT_FILE = "gt/gt.txt"
 DET_FILE = "det/det.txt"
 _FRAME_NAME = re.compile(r"(\d{1,12})")
-_BENCHMARK = re.compile(r"(MOT1[5-7]|MOT20|2DMOT2015|DanceTrack|SportsMOT)", re.IGNORECASE)
 
 
 def shown(name: str) -> str:
@@ -70,10 +69,9 @@ def discover(path: Path) -> MotDataset:
                 found.append((child, None))
             else:
                 found += [(grand, shown(child.name)) for grand in _subdirs(child) if is_sequence_dir(grand)]
-    root_bench = _benchmark_of(str(path.resolve()))
     ds = MotDataset(str(path), "mot-folder", [])
     for seq_dir, split in found:
-        ds.sequences.append(SequenceRef(shown(seq_dir.name), split, _loader(seq_dir, split, root_bench)))
+        ds.sequences.append(SequenceRef(shown(seq_dir.name), split, _loader(seq_dir, split)))
     if not found:
         ds.findings.append(finding("no-sequences", f"no MOT sequence under {shown(str(path))}: a sequence is a "
                                    "folder with seqinfo.ini, img1/ or gt/"))
@@ -83,16 +81,15 @@ def discover(path: Path) -> MotDataset:
     return ds
 
 
-def _benchmark_of(text: str) -> str | None:
-    m = _BENCHMARK.search(text)
-    if m is None:
-        return None
-    name = m.group(1).upper()
-    return "MOT15" if name == "2DMOT2015" else name
+def _loader(seq_dir: Path, split: str | None):  # type: ignore[no-untyped-def]
+    return lambda: load_sequence(seq_dir, split)
 
 
-def _loader(seq_dir: Path, split: str | None, root_bench: str | None):  # type: ignore[no-untyped-def]
-    return lambda: load_sequence(seq_dir, split, root_bench)
+def folders_above(seq_dir: Path, limit: int = 6) -> tuple[str, ...]:
+    """The names of the folders above a sequence, nearest first: what a benchmark is recognised
+    by when the sequence's own name says nothing (its split, the root ...)."""
+    parents = Path(os.path.abspath(seq_dir)).parents
+    return tuple(shown(p.name) for p in list(parents)[:limit] if p.name)
 
 
 def inside(base: Path, rel: str) -> Path | None:
@@ -110,14 +107,13 @@ def inside(base: Path, rel: str) -> Path | None:
     return Path(target)
 
 
-def load_sequence(seq_dir: Path, split: str | None, root_bench: str | None = None) -> Sequence:
+def load_sequence(seq_dir: Path, split: str | None) -> Sequence:
     name = shown(seq_dir.name)
     label = f"{split}/{name}" if split else name
     findings: list[Finding] = []
     info, lines = _read_info(seq_dir, label, findings)
     frames = _list_frames(seq_dir, info, label, lines, findings)
-    seq = Sequence(name, split, info, frames, path=seq_dir, findings=findings,
-                   benchmark=_benchmark_of(name) or root_bench or "MOT17")
+    seq = Sequence(name, split, info, frames, path=seq_dir, findings=findings, folders=folders_above(seq_dir))
     seq.gt = _read_table(seq_dir, GT_FILE, "gt", label, findings)
     seq.det = _read_table(seq_dir, DET_FILE, "det", label, findings)
     in_test_split = seq_dir.resolve().parent.name.lower().startswith("test")
