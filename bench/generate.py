@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 DATA = Path(__file__).resolve().parent / "data"
-VERSION = 1  # bump when the generated data changes: the cache key holds it
+VERSION = 2  # bump when the generated data changes: the cache key holds it
 POOL = 32  # distinct textured frames per picture size; frames reuse their bytes by hard link
 
 
@@ -31,32 +31,34 @@ class SeqSpec:
 
 
 # The real train splits: sequence names, lengths, picture sizes and gt row counts (all classes).
+# Names carry "-syn": the data is made up, so the published facts of MOT17-02-FRCNN (motqa's
+# published-* checks) must not apply; the root folder (MOT17-x1-v2) still gives the MOT17 profile.
 MOT17_TRAIN = [
-    SeqSpec("MOT17-02-FRCNN", 600, 1920, 1080, 18581),
-    SeqSpec("MOT17-04-FRCNN", 1050, 1920, 1080, 47557),
-    SeqSpec("MOT17-05-FRCNN", 837, 640, 480, 6917, 14),
-    SeqSpec("MOT17-09-FRCNN", 525, 1920, 1080, 5325),
-    SeqSpec("MOT17-10-FRCNN", 654, 1920, 1080, 12839),
-    SeqSpec("MOT17-11-FRCNN", 900, 1920, 1080, 9436),
-    SeqSpec("MOT17-13-FRCNN", 750, 1920, 1080, 11642, 25),
+    SeqSpec("MOT17-02-FRCNN-syn", 600, 1920, 1080, 18581),
+    SeqSpec("MOT17-04-FRCNN-syn", 1050, 1920, 1080, 47557),
+    SeqSpec("MOT17-05-FRCNN-syn", 837, 640, 480, 6917, 14),
+    SeqSpec("MOT17-09-FRCNN-syn", 525, 1920, 1080, 5325),
+    SeqSpec("MOT17-10-FRCNN-syn", 654, 1920, 1080, 12839),
+    SeqSpec("MOT17-11-FRCNN-syn", 900, 1920, 1080, 9436),
+    SeqSpec("MOT17-13-FRCNN-syn", 750, 1920, 1080, 11642, 25),
 ]
 MOT20_TRAIN = [
-    SeqSpec("MOT20-01", 429, 1920, 1080, 26647, 25),
-    SeqSpec("MOT20-02", 2782, 1920, 1080, 202215, 25),
-    SeqSpec("MOT20-03", 2405, 1173, 880, 356728, 25),
-    SeqSpec("MOT20-05", 3315, 1654, 1080, 751330, 25),
+    SeqSpec("MOT20-01-syn", 429, 1920, 1080, 26647, 25),
+    SeqSpec("MOT20-02-syn", 2782, 1920, 1080, 202215, 25),
+    SeqSpec("MOT20-03-syn", 2405, 1173, 880, 356728, 25),
+    SeqSpec("MOT20-05-syn", 3315, 1654, 1080, 751330, 25),
 ]
 # --quick: the same shapes in miniature, for the smoke test.
 QUICK = {
-    "MOT17": [SeqSpec("MOT17-02-FRCNN", 12, 96, 64, 60), SeqSpec("MOT17-05-FRCNN", 9, 64, 48, 30, 14)],
-    "MOT20": [SeqSpec("MOT20-01", 10, 96, 64, 80, 25), SeqSpec("MOT20-02", 14, 80, 64, 120, 25)],
+    "MOT17": [SeqSpec("MOT17-02-FRCNN-syn", 12, 96, 64, 60), SeqSpec("MOT17-05-FRCNN-syn", 9, 64, 48, 30, 14)],
+    "MOT20": [SeqSpec("MOT20-01-syn", 10, 96, 64, 80, 25), SeqSpec("MOT20-02-syn", 14, 80, 64, 120, 25)],
 }
 FULL = {"MOT17": MOT17_TRAIN, "MOT20": MOT20_TRAIN}
 
 
 def specs(benchmark: str, scale: int = 1, quick: bool = False) -> list[SeqSpec]:
     """The sequences of `benchmark` at `scale`: scale k holds k copies of each sequence (with
-    other tracks), as a dataset grows by more sequences; copy c of MOT20-01 is MOT20-01-c{c}."""
+    other tracks), as a dataset grows by more sequences; copy c of MOT20-01-syn is MOT20-01-syn-c{c}."""
     base = (QUICK if quick else FULL)[benchmark]
     out = list(base)
     for c in range(2, scale + 1):

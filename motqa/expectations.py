@@ -19,6 +19,7 @@ from motqa.checks.registry import FOLD_AT, many
 from motqa.checks.rows import place_of
 from motqa.errors import UsageError
 from motqa.model import Annotations, Finding, Place, Sequence, Severity
+from motqa.profiles import profiles
 
 if TYPE_CHECKING:
     from motqa.expectations_gx import LazyEngine, Outcome
@@ -59,6 +60,10 @@ class ExpectationSpec:
     note: str
     config: dict[str, Any]
     where: str  # "path: expectation 3 (type, id x)" for messages
+    when: tuple[str, ...] = ()  # profile traits a sequence must have for it to apply (meta.when)
+
+    def applies(self, seq: Sequence) -> bool:
+        return all(seq.profile.has(trait) for trait in self.when)
 
     @property
     def type(self) -> str:
@@ -167,7 +172,18 @@ def _spec(path: Path, n: int, raw: Any, default: Severity) -> ExpectationSpec:
     for key in ("notes", "description"):
         if raw.get(key) is not None:
             config[key] = raw[key]
-    return ExpectationSpec(check, severity, note, config, where)
+    return ExpectationSpec(check, severity, note, config, where, _when(meta.get("when"), where))
+
+
+def _when(value: Any, where: str) -> tuple[str, ...]:
+    """meta.when: the benchmark-profile traits (data/profiles.toml) an expectation needs."""
+    if value is None:
+        return ()
+    names = [value] if isinstance(value, str) else value
+    known = {t for p in profiles().values() for t in p.traits}
+    if not isinstance(names, list) or not all(isinstance(n, str) and n in known for n in names):
+        raise UsageError(f"{where}: meta.when {value!r} must name profile traits ({', '.join(sorted(known))})")
+    return tuple(names)
 
 
 def load_suites(dirs: list[Path], shipped: bool = True) -> list[SuiteFile]:
@@ -244,7 +260,7 @@ class ExpectationRun:
                     continue
                 what = f"{seq.label} {ann.file or ann.kind}"
                 for outcome in self.engine.get().validate(suite, ann.rows, what):
-                    if not outcome.success:
+                    if not outcome.success and outcome.spec.applies(seq):
                         out += _row_findings(outcome, seq, ann)
         return out
 

@@ -8,7 +8,9 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+from motqa.checks.coverage import check_coverage
 from motqa.checks.images import check_images
+from motqa.checks.published import check_published
 from motqa.checks.registry import CHECKS, fold
 from motqa.checks.rows import check_rows
 from motqa.checks.sequences import check_sequence
@@ -22,7 +24,8 @@ from motqa.progress import Progress
 from motqa.sources.layout import shown
 
 # What runs on each sequence, in order: (name for selection, function).
-_SEQUENCE_CHECKS: list[Callable[[Sequence], list[Finding]]] = [check_rows, check_sequence, check_tracks]
+_SEQUENCE_CHECKS: list[Callable[[Sequence], list[Finding]]] = [check_rows, check_sequence, check_tracks,
+                                                                check_coverage, check_published]
 
 
 @dataclass

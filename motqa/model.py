@@ -116,6 +116,11 @@ class Annotations:
     file: str | None
     rows: pd.DataFrame
     columns: int  # fields per line in the source: 9 or 10 (gt), 7 or 10 (det)
+    lines: int | None = None  # non-blank lines of the source file, unparsable ones included
+
+    @property
+    def line_count(self) -> int:
+        return len(self.rows) if self.lines is None else self.lines
 
     @property
     def has_class(self) -> bool:

@@ -36,10 +36,16 @@ _CHECKS = [
     CheckInfo("frame-count-mismatch", E, "seqLength differs from the frames in the image folder"),
     CheckInfo("missing-image", E, "a frame in 1..seqLength has no image file"),
     CheckInfo("frame-out-of-range", E, "an annotation's frame is below 1 or past seqLength"),
-    CheckInfo("box-outside-image", E, "a box lies wholly outside the picture"),
+    CheckInfo("box-outside-image", E, "a box lies wholly outside the picture, beyond the rounding margin"),
+    CheckInfo("box-beyond-border", I, "a box misses the picture by a rounding margin (a few px): legal"),
     CheckInfo("frame-numbering", W, "frames do not start at 1"),
     CheckInfo("sequence-name-mismatch", W, "the folder name differs from seqinfo.ini's name"),
     CheckInfo("no-boxes", W, "a sequence with ground truth holds no box"),
+    CheckInfo("frames-unannotated", W, "frames without a gt box in a benchmark that annotates every frame"),
+    # published facts (motqa/data/published.csv) of a known official sequence
+    CheckInfo("published-seqinfo", E, "seqinfo.ini differs from the published sequence's (seqLength, size, fps)"),
+    CheckInfo("published-frames", E, "without seqinfo.ini (MOT15): the frames differ from the published count or size"),
+    CheckInfo("published-gt", E, "gt.txt differs from the published file (rows, frames, ids, classes, width)"),
     # tracks
     CheckInfo("duplicate-id", E, "the same track id twice in one frame"),
     CheckInfo("track-gap", I, "a track disappears and comes back"),
@@ -85,14 +91,16 @@ def many(check: str, message: str, places: list[Place], total: int) -> Finding:
 
 def fold(findings: list[Finding]) -> list[Finding]:
     """Fold findings of one check in one sequence and file into one when there are more than
-    FOLD_AT of them; the order of first appearance is kept."""
+    FOLD_AT of them; info findings (legal data, said for the record) are folded into one per
+    check and sequence whatever their number. The order of first appearance is kept."""
     groups: dict[tuple[str, str | None, str | None], list[Finding]] = {}
     for f in findings:
-        groups.setdefault((f.check, f.place.sequence, f.place.file), []).append(f)
+        file = None if f.severity == Severity.INFO else f.place.file
+        groups.setdefault((f.check, f.place.sequence, file), []).append(f)
     out = []
     for group in groups.values():
         total = sum(f.count for f in group)
-        if len(group) == 1 or total <= FOLD_AT:
+        if len(group) == 1 or (total <= FOLD_AT and group[0].severity != Severity.INFO):
             out.extend(group)
             continue
         places = [p for f in group for p in (f.place, *f.more)][:FOLD_AT]

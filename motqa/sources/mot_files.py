@@ -138,11 +138,13 @@ def parse_annotations(data: bytes, kind: str, label: str, file: str) -> tuple[An
     table = _read_fast(data, widths)
     findings: list[Finding] = []
     if table is None:
-        table, findings = _read_slow(data, kind, label, file)
+        table, findings, nonblank = _read_slow(data, kind, label, file)
+    else:
+        nonblank = len(table[0])  # the fast reader takes only files without a blank line
     values, lines = table
     width = values.shape[1] if values.ndim == 2 and values.shape[1] else min(widths)
     rows, int_findings = _to_rows(values, lines, kind, width, label, file)
-    return Annotations(kind, file, rows, width), findings + int_findings
+    return Annotations(kind, file, rows, width, nonblank), findings + int_findings
 
 
 Table = tuple[np.ndarray, np.ndarray]  # values (n, width) float64, 1-based line numbers (n,)
@@ -177,7 +179,7 @@ def _pandas_numbers(data: bytes) -> np.ndarray | None:
     return values if np.isfinite(values).all() else None
 
 
-def _read_slow(data: bytes, kind: str, label: str, file: str) -> tuple[Table, list[Finding]]:
+def _read_slow(data: bytes, kind: str, label: str, file: str) -> tuple[Table, list[Finding], int]:
     """Line by line: finds every line with a wrong field count or a cell that is not a finite
     number. Blank lines are skipped (their numbers still count). Reads a slice of the file at a
     time, and a slice that pandas reads cleanly is not looked at line by line: the memory stays
@@ -223,7 +225,7 @@ def _read_slow(data: bytes, kind: str, label: str, file: str) -> tuple[Table, li
                 kept += 1
         first += len(piece_lines)
     findings = _parse_findings(problems, label, file, bad)
-    return (values[:kept], lines[:kept]), findings
+    return (values[:kept], lines[:kept]), findings, sum(counts.values())
 
 
 def _slices(data: bytes) -> Iterator[bytes]:
