@@ -194,6 +194,7 @@ def cmd_ingest(args: argparse.Namespace) -> Exit:
         raise UsageError(f"no such path: {args.source}")
     check_target(target, overwrite=args.overwrite, source=args.source)
     cfg = _gate_config(args)
+    cfg.needs_frames = True  # a sequence without frames cannot be stored: the gate says so
     progress = Progress.for_terminal(args.quiet)
     mot = discover(args.source)
     if args.report is None:  # ingest always writes its report
@@ -216,8 +217,11 @@ def cmd_ingest(args: argparse.Namespace) -> Exit:
         _write_report(args, result, observers, {**outcome, "outcome": "not written", "dataset": str(e)})
         raise
     skipped = "".join(f"; skipped {label}: {why}" for label, why in summary.skipped)
+    blank = sum(len(v) for v in summary.frames_without_image.values())
+    frames = f"{summary.frames} frames" + (f" ({blank} of them without an image, listed in the dataset's "
+                                           "frames_without_image)" if blank else "")
     done = (f"{'replaced' if summary.replaced else 'wrote'} {target}: {len(summary.sequences)} sequences, "
-            f"{summary.frames} frames, {summary.boxes} boxes{skipped}")
+            f"{frames}, {summary.boxes} boxes{skipped}")
     _write_report(args, result, observers, {**outcome, "outcome": "replaced" if summary.replaced else "written",
                                             "dataset": done})
     print(f"motqa: {done}", file=sys.stderr)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from motqa.checks.coverage import check_coverage
+from motqa.checks.image_folders import check_image_folders
 from motqa.checks.images import check_images
 from motqa.checks.published import check_published
 from motqa.checks.registry import CHECKS, fold
@@ -18,7 +19,7 @@ from motqa.checks.tracks import check_tracks
 from motqa.errors import UsageError
 from motqa.expectations import ExpectationRun
 from motqa.imaging import MODES
-from motqa.model import Finding, MotDataset, Sequence, Severity
+from motqa.model import Finding, MotDataset, Place, Sequence, Severity
 from motqa.profiles import profile, recognise
 from motqa.progress import Progress
 from motqa.sources.layout import shown
@@ -38,6 +39,7 @@ class GateConfig:
     shipped_expectations: bool = True
     severity: dict[str, Severity] = field(default_factory=dict)  # check id or pattern -> its severity here
     benchmark: str | None = None  # a profile name that overrides recognition (--benchmark)
+    needs_frames: bool = False  # ingest: a sequence without an image folder cannot be stored
 
     def __post_init__(self) -> None:
         if self.benchmark is not None:
@@ -135,6 +137,7 @@ def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
     expectations = ExpectationRun.start(cfg.expectations, cfg.shipped_expectations, cfg.wants,
                                         [*(cfg.select or []), *cfg.ignore])
     summaries = []
+    no_folder: list[Place] = []  # where sequences without an image folder expected it
     for n, ref in enumerate(ds.sequences, start=1):
         progress.status(f"[{n}/{len(ds.sequences)}] {ref.label}: reading")
         seq = ref.load()
@@ -152,6 +155,8 @@ def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
         if expectations.suites:
             progress.status(f"[{n}/{len(ds.sequences)}] {ref.label}: expectations")
         found += expectations.check_annotations(seq)
+        if not seq.frames.folder:
+            no_folder.append(seq.place(file=seq.info.im_dir.rstrip("/")))
         found = fold([f for f in found if cfg.wants(f.check)])
         for observe in observers:
             observe(seq, found)
@@ -159,6 +164,8 @@ def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
         summaries.append(SequenceSummary.of(seq))
         expectations.add_sequence(seq, summaries[-1].as_dict())
     findings += fold(expectations.check_sequences())
+    findings += [f for f in check_image_folders(no_folder, len(summaries) - len(no_folder), cfg.needs_frames)
+                 if cfg.wants(f.check)]
     progress.done()
     ran = [c for c in CHECKS if cfg.wants(c)] + expectations.check_ids
     findings = [cfg.adjusted(f) for f in findings]

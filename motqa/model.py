@@ -141,6 +141,7 @@ class Frames:
     read: Callable[[int], bytes]
     paths: list[Path] | None = None
     listed: bool = True  # False when the image folder was not listed (an unsafe imDir)
+    folder: bool = True  # False when the sequence has no image folder at all (annotations only)
 
     def __len__(self) -> int:
         return len(self.numbers)

@@ -20,7 +20,7 @@ def _frame_files(seq: Sequence) -> list[Finding]:
     info, nums = seq.info, seq.frames.numbers
     im_dir = info.im_dir.rstrip("/") + "/"
     out: list[Finding] = []
-    if not seq.frames.listed:
+    if not seq.frames.listed or not seq.frames.folder:  # no folder: checks/image_folders.py
         return out
     length = info.seq_length
     on_disk = info.origin != "stored"  # a stored dataset has no seqinfo.ini and no frame files

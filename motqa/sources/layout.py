@@ -35,8 +35,20 @@ def shown(name: str) -> str:
         return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+# How far below the given path sequences are looked for: TrackEval's data/gt/mot_challenge/
+# MOT17-train/MOT17-02-FRCNN is 4 below data/, SportsMOT's codes/evaluation/TrackEval/data/ref/
+# sportsmot-val/<seq> 6 below its repository.
+MAX_DEPTH = 6
+MAX_FOLDERS = 20_000  # folders looked into, at most: a path given by mistake (/) ends quickly
+SEQMAPS = "seqmaps"
+
+
 def is_sequence_dir(path: Path) -> bool:
-    return (path / SEQINFO).is_file() or (path / "img1").is_dir() or (path / "gt").is_dir()
+    """A folder with seqinfo.ini, an img1/ folder or a gt/ folder of files (TrackEval's data/ has a
+    gt/ folder of benchmark folders, not of one sequence's gt)."""
+    if (path / SEQINFO).is_file() or (path / "img1").is_dir() or os.path.lexists(path / GT_FILE):
+        return True
+    return (path / "gt").is_dir() and not _subdirs(path / "gt")
 
 
 def _subdirs(path: Path) -> list[Path]:
@@ -54,31 +66,103 @@ def _subdirs(path: Path) -> list[Path]:
     return out
 
 
+def _skipped(name: str) -> bool:
+    return name.startswith(".") or name in ("__MACOSX", "__pycache__")
+
+
+def find_sequences(path: Path) -> tuple[list[Path], bool]:
+    """The sequence folders under `path` (itself, or any folder at most MAX_DEPTH below it, in name
+    order), and whether the walk was cut at MAX_FOLDERS. A sequence's own folders are not looked
+    into; a link to a folder already seen (a loop) is not followed again."""
+    found: list[Path] = []
+    seen: set[str] = set()
+    stack: list[tuple[Path, int]] = [(path, 0)]
+    visited = 0
+    while stack:
+        folder, depth = stack.pop()
+        real = os.path.realpath(folder)
+        if real in seen:
+            continue
+        seen.add(real)
+        visited += 1
+        if visited > MAX_FOLDERS:
+            return found, True
+        if is_sequence_dir(folder):
+            found.append(folder)
+            continue
+        if depth < MAX_DEPTH:
+            stack += [(child, depth + 1) for child in reversed(_subdirs(folder)) if not _skipped(child.name)]
+    return found, False
+
+
 def discover(path: Path) -> MotDataset:
-    """The sequences under `path`: itself, its subfolders (a split), or theirs (a root)."""
+    """The sequences under `path`: itself, a split, a benchmark root, or a folder above those
+    (TrackEval's data/gt); seqmaps beside the splits are compared with what the splits hold."""
     if not path.exists():
         raise UsageError(f"no such path: {path}")
     if not path.is_dir():
         raise UsageError(f"not a folder: {path} (point motqa at a benchmark root, a split or a sequence)")
-    found: list[tuple[Path, str | None]] = []
-    if is_sequence_dir(path):
-        found.append((path, None))
-    else:
-        for child in _subdirs(path):
-            if is_sequence_dir(child):
-                found.append((child, None))
-            else:
-                found += [(grand, shown(child.name)) for grand in _subdirs(child) if is_sequence_dir(grand)]
+    folders, cut = find_sequences(path)
     ds = MotDataset(str(path), "mot-folder", [])
-    for seq_dir, split in found:
+    for seq_dir in folders:
+        split = _split_of(path, seq_dir)
         ds.sequences.append(SequenceRef(shown(seq_dir.name), split, _loader(seq_dir, split)))
-    if not found:
-        ds.findings.append(finding("no-sequences", f"no MOT sequence under {shown(str(path))}: a sequence is a "
-                                   "folder with seqinfo.ini, img1/ or gt/"))
+    if cut:
+        ds.findings.append(finding("no-sequences", f"stopped looking for sequences after {MAX_FOLDERS} folders "
+                                   f"under {shown(str(path))}: point motqa at a benchmark root, split or sequence"))
+    if not folders:
+        ds.findings.append(finding("no-sequences", f"no MOT sequence under {shown(str(path))} (looked "
+                                   f"{MAX_DEPTH} folders deep): a sequence is a folder with seqinfo.ini, img1/ "
+                                   "or gt/gt.txt"))
     labels = [r.label for r in ds.sequences]
     for label in sorted({x for x in labels if labels.count(x) > 1}):
         ds.findings.append(finding("no-sequences", f"two sequences are named {label}", Place(label)))
+    ds.findings += check_seqmaps(path, folders)
     return ds
+
+
+def _split_of(root: Path, seq_dir: Path) -> str | None:
+    """The folders between the given path and the sequence ("train", "MOT17-train",
+    "mot_challenge/MOT17-train"): None for the sequence itself or one directly below."""
+    return None if seq_dir == root else _below(root, seq_dir.parent)
+
+
+def _below(root: Path, folder: Path) -> str | None:
+    return None if folder == root else shown(folder.relative_to(root).as_posix())
+
+
+def check_seqmaps(root: Path, folders: list[Path]) -> list[Finding]:
+    """TrackEval's seqmaps/<SPLIT>.txt ("name", then one sequence a line) beside the split folder
+    <SPLIT>: a sequence listed but absent stops TrackEval; one present but not listed is never
+    evaluated. A seqmap of a split that is not here (MOT17-test.txt beside MOT17-train/) is not
+    compared."""
+    by_split: dict[Path, set[str]] = {}
+    for seq_dir in folders:
+        by_split.setdefault(seq_dir.parent, set()).add(seq_dir.name)
+    out: list[Finding] = []
+    for split_dir, present in sorted(by_split.items()):
+        seqmap = split_dir.parent / SEQMAPS / f"{split_dir.name}.txt"
+        if split_dir == root or not split_dir.is_relative_to(root) or not seqmap.is_file():
+            continue
+        rel = shown(seqmap.relative_to(root).as_posix())
+        data = _read_inside(root, seqmap.relative_to(root).as_posix(), None, out, MAX_SEQINFO_BYTES)
+        if data is None:
+            continue
+        listed: dict[str, int] = {}
+        for n, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
+            name = line.strip()
+            if name and not (n == 1 and name.lower() == "name"):
+                listed.setdefault(name, n)
+        split = _below(root, split_dir)
+        for name, n in listed.items():
+            if name not in present:
+                out.append(finding("seqmap-sequence-missing", f"{rel} lists {name}, which {split}/ does not hold: "
+                                   "TrackEval stops at it", Place(None, rel, n)))
+        for name in sorted(present - set(listed)):
+            label = f"{split}/{name}" if split else name
+            out.append(finding("seqmap-unlisted", f"{name} is not in {rel}: TrackEval would not evaluate it",
+                               Place(shown(label), rel)))
+    return out
 
 
 def _loader(seq_dir: Path, split: str | None):  # type: ignore[no-untyped-def]
@@ -138,7 +222,7 @@ def _read_info(seq_dir: Path, label: str, findings: list[Finding]) -> tuple[SeqI
     return parsed.info, parsed.lines
 
 
-def _read_inside(seq_dir: Path, rel: str, label: str, findings: list[Finding], limit: int) -> bytes | None:
+def _read_inside(seq_dir: Path, rel: str, label: str | None, findings: list[Finding], limit: int) -> bytes | None:
     """The bytes of a file of the sequence, or None with a finding saying why not. Only regular
     files of at most `limit` bytes are read: a named pipe would block for ever, a device or a
     file of many GB would fill the memory."""
@@ -202,10 +286,12 @@ def _list_frames(seq_dir: Path, info: SeqInfo, label: str, lines: dict[str, int]
         findings.append(finding("unsafe-path", f"imDir={im_dir!r} leads out of the sequence folder; "
                                 "no image was read", Place(label, SEQINFO, lines.get("imDir"))))
         return Frames(np.zeros(0, dtype=np.int64), [], _no_read, [], listed=False)
+    if not os.path.lexists(real) and not _other_folders(seq_dir):  # TrackEval's: seqinfo.ini and gt/
+        return Frames(np.zeros(0, dtype=np.int64), [], _no_read, [], folder=False)
     try:
         entries = list(os.scandir(real))
     except OSError:
-        entries = []  # a missing image folder shows as missing frames
+        entries = []  # an image folder that cannot be listed shows as missing frames
     numbers: list[int] = []
     names: list[str] = []
     paths: list[Path] = []
@@ -244,6 +330,12 @@ def _list_frames(seq_dir: Path, info: SeqInfo, label: str, lines: dict[str, int]
     _report_files("unsafe-path", "is a link that leads out of the sequence folder; it was not read",
                   unsafe, label, findings)
     return Frames(nums, names, lambda i: read_frame(paths[i]), paths)
+
+
+def _other_folders(seq_dir: Path) -> bool:
+    """Whether the sequence folder holds a folder besides gt/ and det/ (frames under another name
+    than imDir says are missing frames, not an annotations-only sequence)."""
+    return any(p.name not in ("gt", "det") for p in _subdirs(seq_dir))
 
 
 def read_frame(path: Path) -> bytes:
