@@ -8,7 +8,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from motqa.checks.coverage import check_coverage
+from motqa.checks.benchmark_rules import check_benchmark_rules
 from motqa.checks.image_folders import check_image_folders
 from motqa.checks.images import check_images
 from motqa.checks.published import check_published
@@ -26,7 +26,7 @@ from motqa.sources.layout import shown
 
 # What runs on each sequence, in order: (name for selection, function).
 _SEQUENCE_CHECKS: list[Callable[[Sequence], list[Finding]]] = [check_rows, check_sequence, check_tracks,
-                                                                check_coverage, check_published]
+                                                                check_benchmark_rules, check_published]
 
 
 @dataclass

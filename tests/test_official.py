@@ -210,3 +210,35 @@ def test_published_facts_name_only_what_differs(tmp_path: Path, capsys: pytest.C
     gt = [f for f in doc["findings"] if f["check"] == "published-gt"]
     assert code == 1 and gt[0]["message"] == ("gt/gt.txt holds 924 rows; the published KITTI-13 gt.txt "
                                               "holds 929 rows")
+
+
+# ---------------------------------------------------------------------- rules of the profile
+
+
+def test_gt_of_another_width_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [f"{f},1,10,10,20,40,1,-1,-1,-1" for f in range(1, 5)]  # MOT15's 10 fields in MOT17
+    seq = write_sequence(tmp_path / "MOT17-90-FRCNN", length=4, rows=rows)
+    code, doc = validate(capsys, seq, "--images", "skip")
+    f = next(f for f in doc["findings"] if f["check"] == "gt-columns")
+    assert code == 0 and f["severity"] == "warning" and f["line"] == 1
+    assert "10 fields a line; MOT17 gt has 9" in f["message"]
+
+
+def test_gt_cut_short_where_every_frame_is_annotated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [f"{f},1,10,10,20,40,1,1,1" for f in (1, 2, 3, 7)]
+    seq = write_sequence(tmp_path / "MOT17-90-FRCNN", length=8, rows=rows)
+    code, doc = validate(capsys, seq, "--images", "skip")
+    f = next(f for f in doc["findings"] if f["check"] == "frames-unannotated")
+    assert f["severity"] == "warning" and f["frame"] == 4
+    assert "4 of 8 frames have no gt box (frames 4-6, 8)" in f["message"]
+    code, doc = validate(capsys, seq, "--images", "skip", "--benchmark", "MOT15")  # KITTI-13: 261 of 340
+    assert "frames-unannotated" not in checks(doc)
+
+
+def test_dancetrack_frame_names_have_8_digits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    seq = write_sequence(tmp_path / "dancetrack0990", length=2, width=64, height=48,
+                         rows=["1,0,10,10,20,30,1,1,1", "2,0,10,10,20,30,1,1,1"])
+    (seq / "img1").mkdir()
+    code, doc = validate(capsys, seq, "--images", "skip")
+    assert code == 1 and [f["file"] for f in doc["findings"] if f["check"] == "missing-image"] == [
+        "img1/00000001.jpg", "img1/00000002.jpg"]

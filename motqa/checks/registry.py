@@ -45,6 +45,7 @@ _CHECKS = [
     CheckInfo("frame-numbering", W, "frames do not start at 1"),
     CheckInfo("sequence-name-mismatch", W, "the folder name differs from seqinfo.ini's name"),
     CheckInfo("no-boxes", W, "a sequence with ground truth holds no box"),
+    CheckInfo("gt-columns", W, "gt.txt's line width is not the benchmark's (MOT15: 10, the others: 9)"),
     CheckInfo("frames-unannotated", W, "frames without a gt box in a benchmark that annotates every frame"),
     # published facts (motqa/data/published.csv) of a known official sequence
     CheckInfo("published-seqinfo", E, "seqinfo.ini differs from the published sequence's (seqLength, size, fps)"),

@@ -35,7 +35,8 @@ def _frame_files(seq: Sequence) -> list[Finding]:
         total = int((runs[:, 1] - runs[:, 0] + 1).sum())
         missing = _first_of_runs(runs, FOLD_AT)
         if total:
-            width = len(seq.frames.names[0].rsplit("/", 1)[-1].split(".")[0]) if len(nums) else 6
+            width = (len(seq.frames.names[0].rsplit("/", 1)[-1].split(".")[0]) if len(nums)
+                     else seq.profile.frame_digits)  # DanceTrack: 00000001.jpg
 
             def name(k: int) -> str | None:
                 return f"{im_dir}{k:0{width}d}{info.im_ext}" if on_disk else None
