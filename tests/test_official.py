@@ -229,7 +229,7 @@ def test_gt_cut_short_where_every_frame_is_annotated(tmp_path: Path, capsys: pyt
     seq = write_sequence(tmp_path / "MOT17-90-FRCNN", length=8, rows=rows)
     code, doc = validate(capsys, seq, "--images", "skip")
     f = next(f for f in doc["findings"] if f["check"] == "frames-unannotated")
-    assert f["severity"] == "warning" and f["frame"] == 4
+    assert code == 0 and f["severity"] == "warning" and f["frame"] == 4
     assert "4 of 8 frames have no gt box (frames 4-6, 8)" in f["message"]
     _, doc = validate(capsys, seq, "--images", "skip", "--benchmark", "MOT15")  # KITTI-13: 261 of 340
     assert "frames-unannotated" not in checks(doc)
