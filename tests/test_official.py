@@ -242,3 +242,24 @@ def test_dancetrack_frame_names_have_8_digits(tmp_path: Path, capsys: pytest.Cap
     code, doc = validate(capsys, seq, "--images", "skip")
     assert code == 1 and [f["file"] for f in doc["findings"] if f["check"] == "missing-image"] == [
         "img1/00000001.jpg", "img1/00000002.jpg"]
+
+
+# ---------------------------------------------------------------------- the two tables agree
+
+
+def test_every_published_sequence_is_recognised_and_fits_its_profile() -> None:
+    """published.csv (the official files' facts) against profiles.toml (the rules): a rule an
+    official file breaks is a wrong rule."""
+    from motqa.profiles import profiles, published, recognise
+
+    for (bench, name), facts in published().items():
+        got = recognise(name, (), None, None)
+        assert got.profile.name == bench, (name, got.reason)
+        p = profiles()[bench]
+        if facts.gt_rows is None:
+            continue
+        assert facts.gt_id_min is not None and facts.gt_id_min >= p.id_min, name
+        assert set(facts.gt_classes) <= set(p.classes), name
+        assert facts.gt_columns in p.gt_columns, name
+        if p.every_frame_annotated:
+            assert facts.gt_frames_annotated == facts.seq_length, name
