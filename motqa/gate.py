@@ -29,6 +29,10 @@ _SEQUENCE_CHECKS: list[Callable[[Sequence], list[Finding]]] = [check_rows, check
                                                                 check_benchmark_rules, check_published]
 
 
+# The checks that read the frames' bytes (motqa/checks/images.py).
+IMAGE_CHECKS = ("image-unreadable", "image-format", "image-size-mismatch", "frame-size-varies")
+
+
 @dataclass
 class GateConfig:
     select: list[str] | None = None  # check ids or patterns (gx-*); None means all
@@ -85,6 +89,7 @@ class SequenceSummary:
     annotated_frames: int = 0  # frames holding at least one gt box
     boxes_per_frame_mean: float | None = None  # gt boxes per annotated frame
     boxes_per_frame_max: int | None = None
+    image_folder: bool = True  # False for an annotations-only sequence (TrackEval's gt folders)
 
     @classmethod
     def of(cls, seq: Sequence) -> SequenceSummary:
@@ -99,6 +104,7 @@ class SequenceSummary:
             out.annotated_frames = len(per_frame)
             out.boxes_per_frame_mean = float(per_frame.mean())
             out.boxes_per_frame_max = int(per_frame.max())
+        out.image_folder = seq.frames.folder
         return out
 
     def as_dict(self) -> dict[str, Any]:
@@ -113,6 +119,7 @@ class GateResult:
     findings: list[Finding]
     sequences: list[SequenceSummary]
     checks_run: list[str] = field(default_factory=list)
+    not_run: dict[str, str] = field(default_factory=dict)  # a wanted check that could not run -> why
 
     @property
     def valid(self) -> bool:
@@ -146,8 +153,7 @@ def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
         found = list(seq.findings)
         # Images first: where nothing states the frame size (a tutorial's dataset), the first
         # frame's size is found here, and the box checks use it.
-        if cfg.images != "skip" and (cfg.wants("image-unreadable") or cfg.wants("image-size-mismatch")
-                                     or cfg.wants("image-format") or cfg.wants("frame-size-varies")):
+        if cfg.images != "skip" and any(cfg.wants(c) for c in IMAGE_CHECKS):
             bar = progress.bar(f"[{n}/{len(ds.sequences)}] {ref.label}: {cfg.images} frames", len(seq.frames))
             found += check_images(seq, cfg.images, bar)
         for check in _SEQUENCE_CHECKS:
@@ -167,7 +173,9 @@ def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
     findings += [f for f in check_image_folders(no_folder, len(summaries) - len(no_folder), cfg.needs_frames)
                  if cfg.wants(f.check)]
     progress.done()
-    ran = [c for c in CHECKS if cfg.wants(c)] + expectations.check_ids
+    not_run = {c: "--images skip: frames are listed, not read" for c in IMAGE_CHECKS
+               if cfg.images == "skip" and cfg.wants(c)}
+    ran = [c for c in CHECKS if cfg.wants(c) and c not in not_run] + expectations.check_ids
     findings = [cfg.adjusted(f) for f in findings]
     # shown(): a source path in undecodable bytes would make every reporter's output non-UTF-8
-    return GateResult(shown(ds.source), ds.kind, cfg.fail_on, findings, summaries, ran)
+    return GateResult(shown(ds.source), ds.kind, cfg.fail_on, findings, summaries, ran, not_run)

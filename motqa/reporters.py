@@ -20,6 +20,7 @@ def as_dict(result: GateResult) -> dict:  # type: ignore[type-arg]
         "valid": result.valid,
         "fail_on": str(result.fail_on),
         "counts": result.counts(),
+        "not_run": result.not_run,
         "sequences": [s.as_dict() for s in result.sequences],
         "findings": [f.as_dict() for f in result.findings],
     }
@@ -38,8 +39,12 @@ def to_text(result: GateResult) -> str:
     for s in result.sequences:
         size = f"{s.width}x{s.height}" if s.width and s.height else "size unknown"
         rate = f" @ {s.frame_rate:g} fps" if s.frame_rate else ""
-        lines.append(f"  {s.label}: {s.frames} frames, {s.boxes} boxes, {s.tracks} tracks, {size}{rate}; "
+        frames = f"{s.frames} frames" if s.image_folder else "no image folder"
+        lines.append(f"  {s.label}: {frames}, {s.boxes} boxes, {s.tracks} tracks, {size}{rate}; "
                      f"{s.benchmark} ({s.benchmark_reason})")
+    if result.not_run:
+        why = sorted(set(result.not_run.values()))
+        lines.append(f"  not run: {', '.join(result.not_run)} ({'; '.join(why)})")
     order = sorted(result.findings, key=lambda f: -f.severity)
     for f in order:
         lines.append(f"{f.severity!s:7} {f.check:22} {f.place}: {f.message}{_count_note(f)}")

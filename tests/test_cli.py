@@ -214,3 +214,13 @@ def test_severity_overrides(make_demo, capsys, tmp_path) -> None:  # type: ignor
     assert code == 2 and "severity of box-size" in err
     code, _, err = validate(capsys, root, "--severity", "box-sise=info")
     assert code == 2 and "unknown check id 'box-sise'" in err
+
+
+def test_images_skip_says_what_did_not_run(demo_root: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code, doc = as_json(capsys, demo_root, "--images", "skip")
+    assert code == 0 and set(doc["not_run"]) == {"image-unreadable", "image-format", "image-size-mismatch",
+                                                 "frame-size-varies"}
+    code, doc = as_json(capsys, demo_root, "--images", "header")
+    assert code == 0 and doc["not_run"] == {}
+    assert run(["validate", str(demo_root), "--images", "skip"]) == 0
+    assert "not run: image-unreadable" in capsys.readouterr().out

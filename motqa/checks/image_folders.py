@@ -22,7 +22,7 @@ def check_image_folders(absent: list[Place], present: int, needs_frames: bool) -
     if present:  # some sequences have frames: the others were cut from the download
         return [finding("image-folder-missing", f"no image folder {p.file}/, while {present} other sequences of "
                         "this download have theirs: is the download incomplete?", p) for p in absent]
-    why = (f"{'no sequence has' if len(absent) > 1 else 'the sequence has no'} image folder "
+    why = (f"{'no sequence has an' if len(absent) > 1 else 'the sequence has no'} image folder "
            f"({absent[0].file}/): checked as annotations only (TrackEval's layout); the frame and image "
            "checks did not run")
     return [_one("annotations-only", why, absent)]
