@@ -263,3 +263,13 @@ def test_every_published_sequence_is_recognised_and_fits_its_profile() -> None:
         assert facts.gt_columns in p.gt_columns, name
         if p.every_frame_annotated:
             assert facts.gt_frames_annotated == facts.seq_length, name
+
+
+def test_ingest_told_to_ignore_stores_no_empty_frames(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = trackeval(tmp_path)
+    target = tmp_path / "out"
+    code = run(["ingest", str(data), str(target), "--ignore", "image-folder-missing", "-q",
+                "--report", str(tmp_path / "r.html")])
+    err = capsys.readouterr().err
+    assert code == 2 and not target.exists() and "Traceback" not in err
+    assert "no image folder (annotations only)" in err and "nothing was written" in err

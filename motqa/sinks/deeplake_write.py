@@ -32,7 +32,8 @@ world coordinates x, y, z (-1 in 2D), and:
 - a sequence without gt/gt.txt (a test split) is skipped and listed in `skipped`: frames without
   labels would read as frames with no objects to a training loop. An empty gt.txt is stored (every
   frame with no box). If no sequence has gt, nothing is written (WriteError).
-- a sequence with neither frames nor gt rows is skipped (Deep Lake stores no empty sequence).
+- a sequence with neither frames nor gt rows is skipped (Deep Lake stores no empty sequence), and
+  so is one without an image folder (annotations only), when the gate was told to let it pass.
 - gt rows for a frame that has no image file pass the gate only when the user ignored its errors
   (missing-image, frame-out-of-range): they are kept, at a frame whose `frames` item is b"" (it
   decodes to None), and the frame numbers are listed in `frames_without_image`.
@@ -235,6 +236,9 @@ def _write_rows(ds: Any, mot: MotDataset, summary: WriteSummary, progress: Progr
         if seq.gt is None:
             summary.skipped.append((seq.label, "no ground truth (gt/gt.txt)"))
             continue
+        if not seq.frames.folder:  # the gate refuses it (image-folder-missing) unless told to ignore
+            summary.skipped.append((seq.label, "no image folder (annotations only): no frames to store"))
+            continue
         row = _sequence_row(seq, progress, position)
         if row is None:
             summary.skipped.append((seq.label, "no frame files and no gt rows"))
@@ -252,8 +256,9 @@ def _write_rows(ds: Any, mot: MotDataset, summary: WriteSummary, progress: Progr
         benchmarks.add(seq.benchmark)
     progress.done()
     if not summary.sequences:
-        raise WriteError("no sequence with ground truth to ingest (sequences without gt/gt.txt are "
-                         "skipped); nothing was written")
+        why = "; ".join(f"{label}: {reason}" for label, reason in summary.skipped[:3])
+        raise WriteError(f"no sequence with ground truth and frames to ingest ({why}"
+                         f"{' ...' if len(summary.skipped) > 3 else ''}); nothing was written")
     return benchmarks
 
 
