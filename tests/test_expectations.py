@@ -392,7 +392,7 @@ def test_import_restores_warnings() -> None:
     code = (
         "import warnings\n"
         "shown = warnings.showwarning\n"
-        "from motqa.expectations_gx import import_gx\n"
+        "from motqa.expectations.engine import import_gx\n"
         "import_gx()\n"
         "assert warnings.showwarning is shown, 'captureWarnings left on'\n"
     )

@@ -8,14 +8,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from motqa.errors import UsageError
-
-if TYPE_CHECKING:
-    from motqa.expectations import ExpectationSpec, SuiteFile
+from motqa.expectations.suites import ExpectationSpec, SuiteFile
 
 # Rows in a result that carry line numbers. SUMMARY gives the first 20 (more than FOLD_AT places
 # are never shown); the sequences table is small, so it asks for every row.
