@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from motqa.checks.benchmark_rules import check_benchmark_rules
+from motqa.checks.conventions import check_conventions, explained, table_checks
 from motqa.checks.image_folders import check_image_folders
 from motqa.checks.images import check_images
 from motqa.checks.published import check_published
@@ -145,6 +146,7 @@ def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
                                         [*(cfg.select or []), *cfg.ignore])
     summaries = []
     no_folder: list[Place] = []  # where sequences without an image folder expected it
+    table_explained: dict[str, frozenset[str]] = {}  # label -> sequences-table checks its conventions explain
     for n, ref in enumerate(ds.sequences, start=1):
         progress.status(f"[{n}/{len(ds.sequences)}] {ref.label}: reading")
         seq = ref.load()
@@ -156,6 +158,7 @@ def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
         if cfg.images != "skip" and any(cfg.wants(c) for c in IMAGE_CHECKS):
             bar = progress.bar(f"[{n}/{len(ds.sequences)}] {ref.label}: {cfg.images} frames", len(seq.frames))
             found += check_images(seq, cfg.images, bar)
+        found += check_conventions(seq, cfg.wants)  # first: the checks leave out the rows a convention explains
         for check in _SEQUENCE_CHECKS:
             found += check(seq)
         if expectations.suites:
@@ -163,13 +166,15 @@ def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
         found += expectations.check_annotations(seq)
         if not seq.frames.folder:
             no_folder.append(seq.place(file=seq.info.im_dir.rstrip("/")))
-        found = fold([f for f in found if cfg.wants(f.check)])
+        found = fold([f for f in found if cfg.wants(f.check) and not explained(seq, f)])
+        table_explained[seq.label] = table_checks(seq)
         for observe in observers:
             observe(seq, found)
         findings += found
         summaries.append(SequenceSummary.of(seq))
         expectations.add_sequence(seq, summaries[-1].as_dict())
-    findings += fold(expectations.check_sequences())
+    findings += fold([f for f in expectations.check_sequences()
+                      if f.check not in table_explained.get(f.sequence or "", frozenset())])
     findings += [f for f in check_image_folders(no_folder, len(summaries) - len(no_folder), cfg.needs_frames)
                  if cfg.wants(f.check)]
     progress.done()

@@ -107,6 +107,20 @@ class SeqInfo:
     lines: dict[str, int] = field(default_factory=dict)  # key -> its line in seqinfo.ini
 
 
+@dataclass(frozen=True, eq=False)
+class Convention:
+    """A file recognised as written in another convention (motqa.checks.conventions; MOTS masks in
+    the parser): the check that says so, and the findings of other checks it explains, which are
+    not reported for the file: `rows`, by check id, the rows (index values) whose findings it
+    explains; `checks`, the checks whose every finding on the file it explains; `table_checks`,
+    the sequences-table expectations (gx-seq-*) it explains for the file's sequence."""
+
+    check: str
+    rows: dict[str, np.ndarray] = field(default_factory=dict)
+    checks: frozenset[str] = frozenset()
+    table_checks: frozenset[str] = frozenset()
+
+
 @dataclass
 class Annotations:
     """gt or det rows as columns. The index is the 1-based line in `file`; where the rows come
@@ -117,6 +131,14 @@ class Annotations:
     rows: pd.DataFrame
     columns: int  # fields per line in the source: 9 or 10 (gt), 7 or 10 (det)
     lines: int | None = None  # non-blank lines of the source file, unparsable ones included
+    conventions: list[Convention] = field(default_factory=list)  # what the file was recognised as
+
+    def unexplained(self, check: str, lines: np.ndarray) -> np.ndarray:
+        """`lines` (index values) without the rows whose `check` finding a convention explains."""
+        for convention in self.conventions:
+            if check in convention.rows:
+                lines = lines[~np.isin(lines, convention.rows[check])]
+        return lines
 
     @property
     def line_count(self) -> int:

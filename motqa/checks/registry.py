@@ -51,6 +51,15 @@ _CHECKS = [
     CheckInfo("published-seqinfo", E, "seqinfo.ini differs from the published sequence's (seqLength, size, fps)"),
     CheckInfo("published-frames", E, "without seqinfo.ini (MOT15): the frames differ from the published count or size"),
     CheckInfo("published-gt", E, "gt.txt differs from the published file (rows, frames, ids, classes, width)"),
+    # file conventions (motqa/checks/conventions.py; MOTS in the parser): a file written another
+    # way is one error, and the findings it explains are not reported for that file
+    CheckInfo("mots-masks", E, "a MOTS20 / KITTI MOTS gt.txt (run-length masks, not boxes): not read as boxes"),
+    CheckInfo("frame-id-swapped", E, "columns 1 and 2 hold the track id and the frame: frame and id swapped"),
+    CheckInfo("boxes-normalised", E, "every box lies within 0-1: coordinates normalised to the picture, not pixels"),
+    CheckInfo("boxes-ltrb", E, "columns 5-6 hold right and bottom (LTRB), not width and height"),
+    CheckInfo("boxes-centres", E, "columns 3-4 hold box centres (cx, cy), not the top-left corner"),
+    CheckInfo("frames-zero-based", E, "frames numbered 0..seqLength-1, not 1..seqLength"),
+    CheckInfo("visibility-percent", E, "visibility written in percent (0-100), not as a ratio in [0, 1]"),
     # tracks
     CheckInfo("duplicate-id", E, "the same track id twice in one frame"),
     CheckInfo("track-gap", I, "a track disappears and comes back"),

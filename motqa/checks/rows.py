@@ -51,7 +51,10 @@ def place_of(seq: Sequence, ann: Annotations, line: int) -> Place:
 
 def row_findings(check: str, message: Callable[[int], str], seq: Sequence, ann: Annotations,
                  lines: np.ndarray) -> list[Finding]:
-    """Findings for the rows at index values `lines` (in file order), folded past FOLD_AT."""
+    """Findings for the rows at index values `lines` (in file order), folded past FOLD_AT. Rows
+    whose finding the file's recognised convention explains (frame 0 of a 0-based file) are left
+    out: the convention's one finding says it for all of them."""
+    lines = ann.unexplained(check, lines)
     if len(lines) > FOLD_AT:
         places = [place_of(seq, ann, int(x)) for x in lines[:FOLD_AT]]
         return [many(check, message(int(lines[0])), places, len(lines))]

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from motqa.checks.registry import FOLD_AT, finding, many
-from motqa.model import DET_COLUMNS, GT_COLUMNS, WORLD_COLUMNS, Annotations, Finding, Place, SeqInfo
+from motqa.model import DET_COLUMNS, GT_COLUMNS, WORLD_COLUMNS, Annotations, Convention, Finding, Place, SeqInfo
 
 # Fields per line each kind of file may have, and what each width means.
 WIDTHS = {
@@ -133,7 +133,11 @@ def _show(value: str, limit: int = 60) -> str:
 def parse_annotations(data: bytes, kind: str, label: str, file: str) -> tuple[Annotations, list[Finding]]:
     """Parse gt.txt or det.txt bytes into Annotations indexed by line number. Lines that are not
     a row of finite numbers of an accepted width, or whose frame or id is not a whole number,
-    are `parse-error` findings and are left out of the rows; every other row is kept as is."""
+    are `parse-error` findings and are left out of the rows; every other row is kept as is. A
+    MOTS20 / KITTI MOTS file (masks, not boxes) is one `mots-masks` finding and no rows."""
+    mots = _mots_first_line(data)
+    if mots is not None:
+        return _mots_file(data, kind, label, file, *mots)
     widths = WIDTHS[kind]
     table = _read_fast(data, widths)
     findings: list[Finding] = []
@@ -148,6 +152,46 @@ def parse_annotations(data: bytes, kind: str, label: str, file: str) -> tuple[An
 
 
 Table = tuple[np.ndarray, np.ndarray]  # values (n, width) float64, 1-based line numbers (n,)
+
+# MOTS20 / KITTI MOTS gt.txt: `frame id class_id img_height img_width rle`, space-separated, the
+# last field a mask's run-length code (COCO's compressed RLE, characters '0' to 'o', never a comma).
+# A MOTChallenge line is comma-separated, so no line of one has six space-separated fields without
+# a comma. The first lines decide how the file is read: masks cannot be checked as boxes.
+_MOTS_LINE = re.compile(rb"\d+[ \t]+\d+[ \t]+\d+[ \t]+[1-9]\d*[ \t]+[1-9]\d*[ \t]+[^\s,]+")
+_MOTS_HEAD = 2**16  # the first lines are in here (a mask's code is at most a few KB)
+_MOTS_LINES = 5
+
+
+def _mots_first_line(data: bytes) -> tuple[int, str] | None:
+    """The first line (number, text) when the first lines are MOTS rows whose last field is a
+    mask's code (not a number); else None."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    lines = data[:_MOTS_HEAD].splitlines()
+    if len(data) > _MOTS_HEAD:
+        lines = lines[:-1]  # it may be cut short
+    head = [(n, line.strip()) for n, line in enumerate(lines, start=1) if line.strip()][:_MOTS_LINES]
+    if not head or not all(_MOTS_LINE.fullmatch(line) for _, line in head):
+        return None
+    if all(line.split()[-1].isdigit() for _, line in head):
+        return None
+    return head[0][0], head[0][1].decode("ascii", errors="replace")
+
+
+def _mots_file(data: bytes, kind: str, label: str, file: str, first: int,
+               text: str) -> tuple[Annotations, list[Finding]]:
+    """No rows, and the one finding that says what the file is (no parse error per line, and no
+    no-boxes warning on top: the convention explains the empty rows)."""
+    lines = sum(1 for piece in _slices(data) for line in piece.splitlines() if line.strip())
+    width = min(WIDTHS[kind])
+    rows, _ = _to_rows(np.zeros((0, width)), np.zeros(0, dtype=np.int64), kind, width, label, file)
+    message = (f"{file} is a MOTS20 / KITTI MOTS file: line {first} {_show(text)} is frame, id, class, image "
+               "height, image width and a run-length-encoded mask, space-separated, not a MOTChallenge box; "
+               f"none of its {lines:,} lines was read as a box. Check it with a MOTS tool, or convert the masks "
+               "to boxes (pycocotools' mask.toBbox) and write frame,id,left,top,width,height,conf,class,visibility")
+    convention = Convention("mots-masks", checks=frozenset({"no-boxes"}))
+    return (Annotations(kind, file, rows, width, lines, [convention]),
+            [finding("mots-masks", message, Place(label, file, first))])
 
 
 def _read_fast(data: bytes, widths: dict[int, str]) -> Table | None:
