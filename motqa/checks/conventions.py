@@ -69,13 +69,14 @@ def frame_id_swapped(seq: Sequence, ann: Annotations) -> Recognised | None:
 
     Signature (gt with a seqLength, at least MIN_ROWS rows): every value of column 2 lies in
     1..seqLength and they cover at least half of those frames; column 1, read as the frame, covers
-    at most half as many; and within each value of column 1, column 2 steps by 1 in at least 80% of
+    at most half as many frames, or runs past seqLength in at least a tenth of the rows (more
+    tracks than frames); and within each value of column 1, column 2 steps by 1 in at least 80% of
     the steps, as a track's frames do.
     Why not on correct data: correct gt annotates most frames (every official sequence at least
     77% of them; MOT16/17/20, DanceTrack and SportsMOT all of them), while its ids span at most a
     quarter of seqLength (MOT17-13: 188 ids in 750 frames), so column 2 never covers half the
-    frames with column 1 covering less. The order of the lines does not matter (gt sorted by frame
-    is the same file)."""
+    frames; and its frames do not run past seqLength (a planted row that does is one row, not a
+    tenth). The order of the lines does not matter (gt sorted by frame is the same file)."""
     length = seq.info.seq_length
     if ann.kind != "gt" or length is None or len(ann) < MIN_ROWS:
         return None
@@ -84,7 +85,8 @@ def frame_id_swapped(seq: Sequence, ann: Annotations) -> Recognised | None:
         return None
     covered = len(np.unique(second))
     as_frames = len(np.unique(first[(first >= 1) & (first <= length)]))
-    if covered * 2 < length or as_frames * 2 > covered:
+    past = int(np.count_nonzero(first > length))
+    if covered * 2 < length or (as_frames * 2 > covered and past * 10 < len(first)):
         return None
     order = np.lexsort((second, first))
     a, b = first[order], second[order]
@@ -94,11 +96,13 @@ def frame_id_swapped(seq: Sequence, ann: Annotations) -> Recognised | None:
     if not pairs or steps < 0.8 * pairs:
         return None
     lines = ann.rows.index.to_numpy()
+    as_frame = (f"runs to {int(first.max()):,}, past seqLength in {past:,} of {len(first):,} rows"
+                if past * 10 >= len(first) else f"covers only {as_frames:,} of {length:,} frames")
     message = (f"looks like frame and id are swapped (columns 1 and 2): column 2, read as the track id, holds "
                f"{int(b.min())}-{int(b.max())}, {covered:,} of the {length:,} frames of seqLength, and steps by 1 "
                f"within the runs of column 1 ({steps:,} of {pairs:,} steps, {_share(steps, pairs)}), as a track's "
-               f"frames do; column 1, read as the frame, covers only {as_frames:,} of {length:,} frames. "
-               "A MOT gt line is frame, id, left, ...: exchange columns 1 and 2")
+               f"frames do; column 1, read as the frame, {as_frame}. A MOT gt line is frame, id, left, ...: "
+               "exchange columns 1 and 2")
     out_of_range = lines[(first < 1) | (first > length)]
     convention = Convention("frame-id-swapped", rows={"frame-out-of-range": out_of_range},
                             checks=frozenset({"frames-unannotated", "track-gap"}),
@@ -109,15 +113,16 @@ def frame_id_swapped(seq: Sequence, ann: Annotations) -> Recognised | None:
 def zero_based_frames(seq: Sequence, ann: Annotations) -> Recognised | None:
     """Frames numbered from 0: the whole file shifted by one.
 
-    Signature: the frames run from exactly 0 to exactly seqLength - 1, and frame 0 holds at least
-    two rows (one where the median frame holds one): it is annotated like the other frames.
+    Signature: the frames run from exactly 0 to seqLength - 1, or nearly (to 90% of it: a det.txt
+    may have no detection in the last frames), and frame 0 holds at least two rows (one where the
+    median frame holds one): it is annotated like the other frames.
     Why not on correct data: a correct file has no frame 0. A single planted frame-0 row in a
     correct file is not a shift: the file still reaches frame seqLength (every official sequence
     with gt in every frame does), and one row is not a frame's worth; it stays a
     frame-out-of-range error at its line."""
     length = seq.info.seq_length
     frame = ann.rows["frame"].to_numpy()
-    if length is None or frame.min() != 0 or frame.max() != length - 1:
+    if length is None or frame.min() != 0 or not 0.9 * (length - 1) <= frame.max() <= length - 1:
         return None
     frames, counts = np.unique(frame, return_counts=True)
     typical = float(np.median(counts))
@@ -125,7 +130,7 @@ def zero_based_frames(seq: Sequence, ann: Annotations) -> Recognised | None:
         return None
     lines = ann.rows.index.to_numpy()
     at_zero = lines[frame == 0]
-    message = (f"frames are numbered from 0: they run 0-{length - 1} in a sequence of seqLength {length:,}, and "
+    message = (f"frames are numbered from 0: they run 0-{int(frame.max())} in a sequence of seqLength {length:,}, and "
                f"frame 0 holds {int(counts[0]):,} rows (the median frame {typical:g}); MOT frames run "
                f"1..seqLength: add 1 to every frame")
     # the gt's frames 0..L-1 are 1..L shifted: "frame L has no box" is the shift as well
@@ -146,22 +151,22 @@ def _boxes(ann: Annotations) -> tuple[np.ndarray, ...]:
 def normalised_boxes(seq: Sequence, ann: Annotations) -> Recognised | None:
     """Coordinates normalised to the picture (YOLO style, 0-1) instead of pixels.
 
-    Signature: every box of positive size has width and height at most 1 and left and top within
-    [-1, 1] (a normalised amodal box may start a little before the picture).
-    Why not on correct data: MOT boxes are pixels; no person is at most 1 px wide and high, let
-    alone every one in the file. Rows of zero or negative size are left out of the signature and
-    stay box-size errors."""
+    Signature: every box of positive size has left, top, width and height within [-2, 2]: 0-1,
+    with room for amodal boxes that start before the picture or are taller than it.
+    Why not on correct data: MOT boxes are pixels; no person is at most 2 px wide and high in the
+    picture's top-left corner, let alone every one in the file. Rows of zero or negative size are
+    left out of the signature and stay box-size errors."""
     left, top, width, height, sized = _boxes(ann)
     n = int(np.count_nonzero(sized))
-    fits = (width <= 1) & (height <= 1) & (np.abs(left) <= 1) & (np.abs(top) <= 1)
+    fits = (width <= 2) & (height <= 2) & (np.abs(left) <= 2) & (np.abs(top) <= 2)
     if not n or not fits[sized].all():
         return None
     w, h = seq.info.im_width, seq.info.im_height
     picture = f"the {w}x{h} picture" if w and h else "the picture"
     scale = f"left and width by imWidth ({w}), top and height by imHeight ({h})" if w and h else \
         "left and width by the picture's width, top and height by its height"
-    message = (f"boxes are normalised to 0-1, not pixels: all {n:,} boxes have width and height at most 1 and left "
-               f"and top within [-1, 1] (median height {float(np.median(height[sized])):g}) in {picture}; "
+    message = (f"boxes are normalised to 0-1, not pixels: all {n:,} boxes have left, top, width and height within "
+               f"[-2, 2] (median height {float(np.median(height[sized])):g}) in {picture}; "
                f"MOTChallenge boxes are pixels: multiply {scale}")
     convention = Convention("boxes-normalised", checks=_PIXEL_EXPECTATIONS | {_UPRIGHT})
     return finding("boxes-normalised", message, seq.place(file=ann.file)), convention
@@ -187,11 +192,17 @@ def ltrb_boxes(seq: Sequence, ann: Annotations) -> Recognised | None:
     past = int(np.count_nonzero(sized & ((left + width > w + mx) | (top + height > h + my))))
     if past * 4 < n:
         return None
+    # Read as width and height, a box more than half out on the left or top lands wholly outside
+    # (its "right" is left + right < 0); read as LTRB it overlaps the picture. A box that misses the
+    # picture as LTRB too stays a box-outside-image error.
+    ltrb_far = (left - w > mx) | (-width > mx) | (top - h > my) | (-height > my)
+    lines = ann.rows.index.to_numpy()[~ltrb_far]
     message = (f"looks like columns 5-6 hold right and bottom (LTRB), not width and height: in all {n:,} boxes "
                f"column 5 exceeds column 3 and column 6 exceeds column 4, as right and bottom edges do, and read as "
                f"width and height {past:,} of them ({_share(past, n)}) reach past the right or bottom edge of the "
                f"{w}x{h} picture; write width = right - left and height = bottom - top")
-    convention = Convention("boxes-ltrb", checks=frozenset({_UPRIGHT}))
+    convention = Convention("boxes-ltrb", rows={"box-outside-image": lines, "box-beyond-border": lines},
+                            checks=frozenset({_UPRIGHT}))
     return finding("boxes-ltrb", message, seq.place(file=ann.file)), convention
 
 

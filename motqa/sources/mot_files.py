@@ -163,17 +163,18 @@ _MOTS_LINES = 5
 
 
 def _mots_first_line(data: bytes) -> tuple[int, str] | None:
-    """The first line (number, text) when the first lines are MOTS rows whose last field is a
-    mask's code (not a number); else None."""
+    """The first line (number, text) when it and most of the first lines are MOTS rows, not all
+    of them ending in a number (a mask's code); else None."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     lines = data[:_MOTS_HEAD].splitlines()
     if len(data) > _MOTS_HEAD:
         lines = lines[:-1]  # it may be cut short
     head = [(n, line.strip()) for n, line in enumerate(lines, start=1) if line.strip()][:_MOTS_LINES]
-    if not head or not all(_MOTS_LINE.fullmatch(line) for _, line in head):
+    rows = [line for _, line in head if _MOTS_LINE.fullmatch(line)]
+    if not head or not _MOTS_LINE.fullmatch(head[0][1]) or len(rows) * 2 <= len(head):
         return None
-    if all(line.split()[-1].isdigit() for _, line in head):
+    if all(line.split()[-1].isdigit() for line in rows):
         return None
     return head[0][0], head[0][1].decode("ascii", errors="replace")
 
