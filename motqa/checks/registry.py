@@ -55,7 +55,7 @@ _CHECKS = [
     # way is one error, and the findings it explains are not reported for that file
     CheckInfo("mots-masks", E, "a MOTS20 / KITTI MOTS gt.txt (run-length masks, not boxes): not read as boxes"),
     CheckInfo("frame-id-swapped", E, "columns 1 and 2 hold the track id and the frame: frame and id swapped"),
-    CheckInfo("boxes-normalised", E, "every box lies within 0-1: coordinates normalised to the picture, not pixels"),
+    CheckInfo("boxes-normalised", E, "every box within [-2, 2]: coordinates normalised to 0-1, not pixels"),
     CheckInfo("boxes-ltrb", E, "columns 5-6 hold right and bottom (LTRB), not width and height"),
     CheckInfo("boxes-centres", E, "columns 3-4 hold box centres (cx, cy), not the top-left corner"),
     CheckInfo("frames-zero-based", E, "frames numbered 0..seqLength-1, not 1..seqLength"),

@@ -165,10 +165,9 @@ _MOTS_LINES = 5
 def _mots_first_line(data: bytes) -> tuple[int, str] | None:
     """The first line (number, text) when it and most of the first lines are MOTS rows, not all
     of them ending in a number (a mask's code); else None."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    lines = data[:_MOTS_HEAD].splitlines()
-    if len(data) > _MOTS_HEAD:
+    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    lines = data[start:start + _MOTS_HEAD].splitlines()
+    if len(data) - start > _MOTS_HEAD:
         lines = lines[:-1]  # it may be cut short
     head = [(n, line.strip()) for n, line in enumerate(lines, start=1) if line.strip()][:_MOTS_LINES]
     rows = [line for _, line in head if _MOTS_LINE.fullmatch(line)]
