@@ -261,7 +261,7 @@ def cmd_demo(args: argparse.Namespace) -> Exit:
 
 
 def cmd_checks(args: argparse.Namespace) -> Exit:
-    from motqa.checks.registry import CHECKS
+    from motqa.catalog import CHECKS
 
     for c in CHECKS.values():
         print(f"{c.id:24} {c.severity!s:8} {c.summary}")

@@ -8,17 +8,18 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+from motqa.catalog import CHECKS
 from motqa.checks.benchmark_rules import check_benchmark_rules
 from motqa.checks.conventions import check_conventions, explained, table_checks
 from motqa.checks.image_folders import check_image_folders
 from motqa.checks.images import check_images
 from motqa.checks.published import check_published
-from motqa.checks.registry import CHECKS, fold
 from motqa.checks.rows import check_rows
 from motqa.checks.sequences import check_sequence
 from motqa.checks.tracks import check_tracks
 from motqa.errors import UsageError
 from motqa.expectations import ExpectationRun
+from motqa.findings import fold
 from motqa.imaging import MODES
 from motqa.model import Finding, MotDataset, Place, Sequence, Severity
 from motqa.profiles import profile, recognise

@@ -15,11 +15,12 @@ import pytest
 from deeplake import types
 from PIL import Image
 
-from motqa.checks.registry import CHECKS, FOLD_AT
+from motqa.catalog import CHECKS
 from motqa.checks.stored import box_format, count_mismatches, sequence_lengths
 from motqa.cli import run
 from motqa.demo import DemoSequence, write_demo
 from motqa.errors import UsageError
+from motqa.findings import FOLD_AT
 from motqa.gate import GateConfig, GateResult, run_gate
 from motqa.model import Finding
 from motqa.sinks import deeplake_layout as L

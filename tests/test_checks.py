@@ -7,11 +7,12 @@ import io
 import pytest
 from PIL import Image
 
+from motqa.catalog import CHECKS
 from motqa.checks.images import image_findings
-from motqa.checks.registry import CHECKS, fold
 from motqa.checks.rows import check_rows
 from motqa.checks.sequences import check_sequence
 from motqa.checks.tracks import check_tracks
+from motqa.findings import fold
 from motqa.imaging import FrameReport, inspect_bytes
 from motqa.model import Finding, Place, Severity
 from tests.helpers import checks_of, sequence

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from motqa.checks.registry import CHECKS
+from motqa.catalog import CHECKS
 from motqa.cli import run
 from motqa.demo import DEFECTS
 

@@ -12,9 +12,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from motqa.checks.registry import FOLD_AT
 from motqa.cli import run
 from motqa.expectations import SHIPPED_DIR, TARGETS, ExpectationRun, load_suites
+from motqa.findings import FOLD_AT
 from motqa.gate import GateConfig, GateResult, run_gate
 from motqa.model import Annotations, Finding, MotDataset, Sequence, SequenceRef, Severity
 

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from motqa.checks.registry import CHECKS
+from motqa.catalog import CHECKS
 from motqa.cli import run
 from motqa.demo import default_sequences, write_demo
 from motqa.model import DET_COLUMNS, GT_COLUMNS, WORLD_COLUMNS

@@ -35,7 +35,7 @@ def _table(section: str) -> list[list[str]]:
 
 
 def test_checks_table_is_the_registry() -> None:
-    from motqa.checks.registry import CHECKS
+    from motqa.catalog import CHECKS
 
     rows = _table("### The checks\n")
     assert [r[0] for r in rows] == list(CHECKS), "README's checks table: the registry's ids, in its order"

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from motqa.checks.registry import finding
 from motqa.cli import run
 from motqa.demo import DEFECTS, DemoSequence, default_sequences, plant, write_demo
+from motqa.findings import finding
 from motqa.gate import GateConfig, GateResult, run_gate
 from motqa.report import ReportCollector, default_report_path, library_versions, plots, render_report, write_report
 from motqa.report.drawing import track_colour

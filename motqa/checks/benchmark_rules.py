@@ -4,8 +4,8 @@ every frame, the frames of 1..seqLength without one (a gt cut short)."""
 
 from __future__ import annotations
 
-from motqa.checks.registry import finding
 from motqa.checks.sequences import missing_runs, runs_text
+from motqa.findings import finding
 from motqa.model import Finding, Sequence
 
 

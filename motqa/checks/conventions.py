@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from motqa.checks.registry import finding
 from motqa.checks.rows import place_of
 from motqa.checks.sequences import border_margins
+from motqa.findings import finding
 from motqa.model import Annotations, Convention, Finding, Sequence
 
 Recognised = tuple[Finding, Convention]

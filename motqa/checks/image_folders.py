@@ -4,7 +4,7 @@ others have none is a download cut short; ingest, which stores frames, needs the
 
 from __future__ import annotations
 
-from motqa.checks.registry import FOLD_AT, finding, many
+from motqa.findings import FOLD_AT, finding, many
 from motqa.model import Finding, Place
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from motqa.checks.registry import finding
+from motqa.findings import finding
 from motqa.imaging import FrameReport, inspect_many
 from motqa.model import Finding, Place, Sequence
 

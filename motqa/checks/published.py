@@ -3,7 +3,7 @@ holds (seqinfo.ini, the frames on disk, gt.txt), with both numbers in every mess
 
 from __future__ import annotations
 
-from motqa.checks.registry import finding
+from motqa.findings import finding
 from motqa.model import Finding, Sequence
 from motqa.profiles import Published, published_sequence
 

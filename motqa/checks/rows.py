@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from motqa.checks.registry import FOLD_AT, finding, many
+from motqa.findings import FOLD_AT, finding, many
 from motqa.model import Annotations, Finding, Place, Sequence
 from motqa.schemas import annotation_schema, pa
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from motqa.checks.registry import FOLD_AT, finding, many
+from motqa.findings import FOLD_AT, finding, many
 from motqa.model import Finding, Sequence
 
 

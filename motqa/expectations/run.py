@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from motqa.checks.registry import FOLD_AT, many
 from motqa.checks.rows import place_of
 from motqa.errors import UsageError
 from motqa.expectations.suites import PREFIX, SEQINFO_KEYS, ExpectationSpec, SuiteFile, load_suites
+from motqa.findings import FOLD_AT, many
 from motqa.model import Annotations, Finding, Place, Sequence
 
 if TYPE_CHECKING:

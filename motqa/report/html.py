@@ -16,7 +16,7 @@ from string import Template
 from typing import Any
 
 from motqa import __version__
-from motqa.checks.registry import CHECKS
+from motqa.catalog import CHECKS
 from motqa.gate import GateResult, SequenceSummary
 from motqa.model import Finding, Place, Severity
 from motqa.report import plots

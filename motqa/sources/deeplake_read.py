@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from motqa.checks.registry import finding
 from motqa.checks.stored import LTWH_PIXEL, box_format, count_mismatches, sequence_lengths
 from motqa.errors import UsageError
+from motqa.findings import finding
 from motqa.model import GT_COLUMNS, Annotations, Finding, Frames, MotDataset, Place, SeqInfo, Sequence, SequenceRef
 from motqa.sinks import deeplake_layout as L
 from motqa.storage import Target, parse_target

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from motqa.checks.registry import FOLD_AT, finding, many
 from motqa.errors import UsageError
+from motqa.findings import FOLD_AT, finding, many
 from motqa.model import Finding, Frames, MotDataset, Place, SeqInfo, Sequence, SequenceRef
 from motqa.sources.mot_files import MAX_SEQINFO_BYTES, MAX_TABLE_BYTES, parse_annotations, parse_seqinfo
 

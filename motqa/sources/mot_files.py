@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from motqa.checks.registry import FOLD_AT, finding, many
+from motqa.findings import FOLD_AT, finding, many
 from motqa.model import DET_COLUMNS, GT_COLUMNS, WORLD_COLUMNS, Annotations, Convention, Finding, Place, SeqInfo
 
 # Fields per line each kind of file may have, and what each width means.
