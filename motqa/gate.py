@@ -3,36 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 from motqa.catalog import CHECKS
-from motqa.checks.benchmark_rules import check_benchmark_rules
-from motqa.checks.conventions import check_conventions, explained, table_checks
-from motqa.checks.image_folders import check_image_folders
-from motqa.checks.images import check_images
-from motqa.checks.published import check_published
-from motqa.checks.rows import check_rows
-from motqa.checks.sequences import check_sequence
-from motqa.checks.tracks import check_tracks
+from motqa.checks.conventions import explained, table_checks
+from motqa.checks.registry import FRAMES, DatasetFacts, Options
 from motqa.errors import UsageError
 from motqa.expectations import ExpectationRun
 from motqa.findings import fold
 from motqa.imaging import MODES
 from motqa.model import Finding, MotDataset, Place, Sequence, Severity
+from motqa.plan import Plan
 from motqa.profiles import profile, recognise
 from motqa.progress import Progress
 from motqa.sources.layout import shown
-
-# What runs on each sequence, in order: (name for selection, function).
-_SEQUENCE_CHECKS: list[Callable[[Sequence], list[Finding]]] = [check_rows, check_sequence, check_tracks,
-                                                                check_benchmark_rules, check_published]
-
-
-# The checks that read the frames' bytes (motqa/checks/images.py).
-IMAGE_CHECKS = ("image-unreadable", "image-format", "image-size-mismatch", "frame-size-varies")
 
 
 @dataclass
@@ -56,12 +43,8 @@ class GateConfig:
             if not any(c in pattern for c in "*?[") and pattern not in CHECKS and not pattern.startswith("gx-"):
                 raise UsageError(f"unknown check id {pattern!r}; `motqa checks` lists them")
 
-    def adjusted(self, finding: Finding) -> Finding:
-        """The finding at the severity the configuration gives its check (the first match)."""
-        for pattern, severity in self.severity.items():
-            if fnmatchcase(finding.check, pattern):
-                return replace(finding, severity=severity)
-        return finding
+    def plan(self) -> Plan:
+        return Plan.make(self.wants, self.images, self.severity)
 
     def wants(self, check: str) -> bool:
         if self.select is not None and not any(fnmatchcase(check, p) for p in self.select):
@@ -141,33 +124,34 @@ Observer = Callable[[Sequence, list[Finding]], None]
 def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
              observers: tuple[Observer, ...] = ()) -> GateResult:
     progress = progress or Progress(False)
-    findings = [f for f in ds.findings if cfg.wants(f.check)]
+    plan = cfg.plan()
+    findings = [f for f in ds.findings if plan.keeps(f.check)]
     # Reads the suites now (a malformed one stops the run early); GE is imported on first use.
-    expectations = ExpectationRun.start(cfg.expectations, cfg.shipped_expectations, cfg.wants,
+    expectations = ExpectationRun.start(cfg.expectations, cfg.shipped_expectations, plan.wants,
                                         [*(cfg.select or []), *cfg.ignore])
     summaries = []
     no_folder: list[Place] = []  # where sequences without an image folder expected it
     table_explained: dict[str, frozenset[str]] = {}  # label -> sequences-table checks its conventions explain
     for n, ref in enumerate(ds.sequences, start=1):
-        progress.status(f"[{n}/{len(ds.sequences)}] {ref.label}: reading")
+        where = f"[{n}/{len(ds.sequences)}] {ref.label}"
+        progress.status(f"{where}: reading")
         seq = ref.load()
         got = recognise(seq.name, seq.folders, cfg.benchmark, seq.stated_benchmark)
         seq.profile, seq.profile_reason = got.profile, got.reason
-        found = list(seq.findings)
-        # Images first: where nothing states the frame size (a tutorial's dataset), the first
-        # frame's size is found here, and the box checks use it.
-        if cfg.images != "skip" and any(cfg.wants(c) for c in IMAGE_CHECKS):
-            bar = progress.bar(f"[{n}/{len(ds.sequences)}] {ref.label}: {cfg.images} frames", len(seq.frames))
-            found += check_images(seq, cfg.images, bar)
-        found += check_conventions(seq, cfg.wants)  # first: the checks leave out the rows a convention explains
-        for check in _SEQUENCE_CHECKS:
-            found += check(seq)
+        found = [f for f in seq.findings if plan.keeps(f.check)]  # what the source found reading
+        blocked = plan.prepare(seq)
+        for check in plan.checks:
+            ids = plan.ids_of(check).difference(blocked)
+            if not ids:
+                continue
+            bar = progress.bar(f"{where}: {cfg.images} frames", len(seq.frames)) if check.stage == FRAMES else None
+            found += check.run(seq, ids, Options(cfg.images, bar))
         if expectations.suites:
-            progress.status(f"[{n}/{len(ds.sequences)}] {ref.label}: expectations")
+            progress.status(f"{where}: expectations")
         found += expectations.check_annotations(seq)
         if not seq.frames.folder:
             no_folder.append(seq.place(file=seq.info.im_dir.rstrip("/")))
-        found = fold([f for f in found if cfg.wants(f.check) and not explained(seq, f)])
+        found = fold([f for f in found if not explained(seq, f)])
         table_explained[seq.label] = table_checks(seq)
         for observe in observers:
             observe(seq, found)
@@ -176,12 +160,12 @@ def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
         expectations.add_sequence(seq, summaries[-1].as_dict())
     findings += fold([f for f in expectations.check_sequences()
                       if f.check not in table_explained.get(f.sequence or "", frozenset())])
-    findings += [f for f in check_image_folders(no_folder, len(summaries) - len(no_folder), cfg.needs_frames)
-                 if cfg.wants(f.check)]
+    facts = DatasetFacts(no_folder, len(summaries) - len(no_folder), cfg.needs_frames)
+    for dataset_check in plan.dataset_checks:
+        findings += dataset_check.run(facts, plan.ids_of(dataset_check))
     progress.done()
-    not_run = {c: "--images skip: frames are listed, not read" for c in IMAGE_CHECKS
-               if cfg.images == "skip" and cfg.wants(c)}
-    ran = [c for c in CHECKS if cfg.wants(c) and c not in not_run] + expectations.check_ids
-    findings = [cfg.adjusted(f) for f in findings]
+    not_run = plan.not_run_report()
+    ran = [c for c in CHECKS if c in plan.selected and c not in not_run] + expectations.check_ids
+    findings = [plan.severity(f) for f in findings]
     # shown(): a source path in undecodable bytes would make every reporter's output non-UTF-8
     return GateResult(shown(ds.source), ds.kind, cfg.fail_on, findings, summaries, ran, not_run)

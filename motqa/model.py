@@ -105,6 +105,9 @@ class SeqInfo:
     im_ext: str = ".jpg"
     origin: str = "seqinfo.ini"  # or "inferred" (MOT15, no file) or "stored" (Deep Lake)
     lines: dict[str, int] = field(default_factory=dict)  # key -> its line in seqinfo.ini
+    # where im_width/im_height come from: "seqinfo.ini", "stored", or the frame whose size it is
+    # (motqa/sources/frame_size.py); None while unknown
+    size_from: str | None = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -27,5 +27,22 @@ def sequence(gt: str | None = None, *, length: int = 10, width: int = 640, heigh
     return seq
 
 
+def run_checks(seq: Sequence, *modules: str, images: str = "skip") -> list:  # type: ignore[type-arg]
+    """The registered checks of motqa.checks.<module> for each of `modules` on `seq`, as the gate
+    runs them (the frame-size step first), without the source's findings."""
+    from motqa.checks.registry import Options
+    from motqa.plan import Plan
+
+    names = tuple(f"motqa.checks.{m}." for m in modules)
+    plan = Plan.make(lambda c: True, images, {})
+    blocked = plan.prepare(seq)
+    out = []
+    for check in plan.checks:
+        ids = plan.ids_of(check).difference(blocked)
+        if ids and check.name.startswith(names):
+            out += check.run(seq, ids, Options(images))
+    return out
+
+
 def checks_of(findings) -> list[str]:  # type: ignore[no-untyped-def]
     return [f.check for f in findings]

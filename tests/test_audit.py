@@ -244,6 +244,24 @@ def test_tutorial4_clean(tmp_path: Path, rows: list[dict[str, list[Any]]]) -> No
     assert tree_hash(path) == before
 
 
+def test_box_outside_found_whatever_the_selection(tmp_path: Path, rows: list[dict[str, list[Any]]]) -> None:
+    """A tutorial dataset states no frame size: the source's frame-size step reads the first
+    frame for the box checks, whatever is selected; under --images skip the output says why
+    they could not run."""
+    bad = copy_rows(rows)
+    bad[0]["boxes"][2][0] = [500, 10, 20, 30]  # row 0, frame 3: wholly right of the 160x120 picture
+    path = write_tutorial4(tmp_path / "ds", bad)
+    for cfg in (FAST, GateConfig(shipped_expectations=False, select=["box-outside-image"])):
+        result = audit(path, cfg=cfg)
+        assert places(result, "box-outside-image") == [("row 0", 3, int(bad[0]["ids"][2][0]))], cfg
+    result = audit(path, cfg=GateConfig(shipped_expectations=False, select=["box-outside-image"]))
+    assert [f.check for f in result.findings] == ["box-outside-image"]  # --select runs what it names
+    skipped = audit(path, cfg=GateConfig(shipped_expectations=False, images="skip"))
+    assert places(skipped, "box-outside-image") == []
+    why = skipped.not_run["box-outside-image"]
+    assert "--images skip reads no frame" in why and "row 0" in why
+
+
 def test_tutorial4_planted_defects_at_row_and_frame(tmp_path: Path, rows: list[dict[str, list[Any]]],
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     bad = copy_rows(rows)

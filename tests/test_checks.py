@@ -9,19 +9,24 @@ from PIL import Image
 
 from motqa.catalog import CHECKS
 from motqa.checks.images import image_findings
-from motqa.checks.rows import check_rows
-from motqa.checks.sequences import check_sequence
-from motqa.checks.tracks import check_tracks
 from motqa.findings import fold
 from motqa.imaging import FrameReport, inspect_bytes
 from motqa.model import Finding, Place, Severity
-from tests.helpers import checks_of, sequence
+from tests.helpers import checks_of, run_checks, sequence
 
 OK = "1,1,100,100,50,120,1,1,1\n2,1,102,100,50,120,1,1,0.5\n1,2,300,50,40,100,0,7,1\n"
 
 
 def all_checks(seq):  # type: ignore[no-untyped-def]
-    return seq.findings + check_rows(seq) + check_sequence(seq) + check_tracks(seq)
+    return seq.findings + run_checks(seq, "rows", "sequences", "tracks")
+
+
+def check_tracks(seq):  # type: ignore[no-untyped-def]
+    return run_checks(seq, "tracks")
+
+
+def check_sequence(seq):  # type: ignore[no-untyped-def]
+    return run_checks(seq, "sequences")
 
 
 def test_clean_sequence_has_no_findings() -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from motqa.errors import UsageError
 from motqa.gate import GateConfig, run_gate
+from motqa.sources.frame_size import frame_size
 from motqa.sources.layout import discover, inside
 
 
@@ -42,8 +43,12 @@ def test_mot15_without_seqinfo(demo_root: Path) -> None:
     (seq_dir / "seqinfo.ini").unlink()
     seq = discover(seq_dir).sequences[0].load()
     assert [f.check for f in seq.findings] == ["seqinfo-missing"]
-    assert (seq.info.seq_length, seq.info.im_width, seq.info.im_height) == (16, 160, 120)
+    assert (seq.info.seq_length, seq.info.im_width, seq.info.im_height) == (16, None, None)
     assert seq.info.origin == "inferred"
+    # the size is the first frame's, found by the source's frame-size step (not under --images skip)
+    assert frame_size(seq, may_read=False) is not None and seq.info.im_width is None
+    assert frame_size(seq, may_read=True) is None
+    assert (seq.info.im_width, seq.info.im_height, seq.info.size_from) == (160, 120, "img1/000001.jpg")
 
 
 @pytest.mark.parametrize("im_dir", ["/etc", "../DEMO-02/img1", "img1/../../DEMO-02/img1", "..", "C:\\frames"])

@@ -4,16 +4,14 @@ every frame, the frames of 1..seqLength without one (a gt cut short)."""
 
 from __future__ import annotations
 
+from motqa.checks.registry import check
 from motqa.checks.sequences import missing_runs, runs_text
 from motqa.findings import finding
 from motqa.model import Finding, Sequence
 
 
-def check_benchmark_rules(seq: Sequence) -> list[Finding]:
-    return [*_columns(seq), *_coverage(seq)]
-
-
-def _columns(seq: Sequence) -> list[Finding]:
+@check("gt-columns")
+def gt_columns(seq: Sequence) -> list[Finding]:
     """MOT15 writes 10 fields (x, y, z, no class), the others 9: a gt of the other width loses its
     class and visibility (or gains three -1s) to every reader that knows the benchmark."""
     gt = seq.gt
@@ -24,7 +22,8 @@ def _columns(seq: Sequence) -> list[Finding]:
                     "is it another benchmark's file?", seq.place(file=gt.file, line=int(gt.rows.index[0])))]
 
 
-def _coverage(seq: Sequence) -> list[Finding]:
+@check("frames-unannotated")
+def coverage(seq: Sequence) -> list[Finding]:
     gt, length = seq.gt, seq.info.seq_length
     if not seq.profile.every_frame_annotated or gt is None or not len(gt) or length is None:
         return []

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from motqa.checks.registry import CONVENTIONS, Options, check
 from motqa.checks.rows import place_of
 from motqa.checks.sequences import border_margins
 from motqa.findings import finding
@@ -24,21 +25,21 @@ _PIXEL_EXPECTATIONS = frozenset({"gx-gt-box-pixels", "gx-gt-box-width-pixels", "
 _UPRIGHT = "gx-gt-pedestrian-upright"
 
 
-def check_conventions(seq: Sequence, wants: Callable[[str], bool]) -> list[Finding]:
+@check("frame-id-swapped", "frames-zero-based", "boxes-normalised", "boxes-ltrb", "boxes-centres",
+       "visibility-percent", stage=CONVENTIONS)
+def check_conventions(seq: Sequence, ids: frozenset[str], options: Options) -> list[Finding]:
     """Recognise each file's conventions, one per thing a convention can change (frames, boxes,
-    visibility), and keep those whose check is wanted on the file (Annotations.conventions): the
-    checks that run after this one leave out the rows they explain, and the gate drops the
-    findings they explain (`explained`). A convention whose check is ignored explains nothing."""
+    visibility), and keep those whose check is selected on the file (Annotations.conventions):
+    the checks that run after this one leave out the rows they explain, and the gate drops the
+    findings they explain (`explained`). A convention whose check is not selected explains
+    nothing. (MOTS masks are the parser's: such a file was never read as boxes.)"""
     out: list[Finding] = []
     for ann in (seq.gt, seq.det):
-        if ann is None:
-            continue
-        ann.conventions = [c for c in ann.conventions if wants(c.check)]  # the parser's (MOTS masks)
-        if not len(ann):
+        if ann is None or not len(ann):
             continue
         for detectors in _AXES:
             got = next((r for r in (detect(seq, ann) for detect in detectors) if r is not None), None)
-            if got is not None and wants(got[1].check):
+            if got is not None and got[1].check in ids:
                 out.append(got[0])
                 ann.conventions.append(got[1])
     return out

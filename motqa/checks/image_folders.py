@@ -4,11 +4,18 @@ others have none is a download cut short; ingest, which stores frames, needs the
 
 from __future__ import annotations
 
+from motqa.checks.registry import DatasetFacts, dataset_check
 from motqa.findings import FOLD_AT, finding, many
 from motqa.model import Finding, Place
 
 
-def check_image_folders(absent: list[Place], present: int, needs_frames: bool) -> list[Finding]:
+@dataset_check("annotations-only", "image-folder-missing")
+def check_image_folders(facts: DatasetFacts, ids: frozenset[str]) -> list[Finding]:
+    return [f for f in _findings(facts.no_image_folder, facts.with_image_folder, facts.needs_frames)
+            if f.check in ids]
+
+
+def _findings(absent: list[Place], present: int, needs_frames: bool) -> list[Finding]:
     """`absent`: where each sequence without an image folder expected it (sequence, imDir);
     `present`: how many sequences of the same source have theirs."""
     if not absent:

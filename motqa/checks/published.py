@@ -3,6 +3,7 @@ holds (seqinfo.ini, the frames on disk, gt.txt), with both numbers in every mess
 
 from __future__ import annotations
 
+from motqa.checks.registry import check
 from motqa.findings import finding
 from motqa.model import Finding, Sequence
 from motqa.profiles import Published, published_sequence
@@ -12,11 +13,26 @@ _SEQINFO_FIELDS = (("seqLength", "seq_length", "seq_length"), ("imWidth", "im_wi
                    ("imHeight", "im_height", "im_height"), ("frameRate", "frame_rate", "frame_rate"))
 
 
-def check_published(seq: Sequence) -> list[Finding]:
-    facts = published_sequence(seq.profile.name, seq.name)
-    if facts is None:
-        return []
-    return [*_seqinfo(seq, facts), *_frames(seq, facts), *_gt(seq, facts)]
+def _facts(seq: Sequence) -> Published | None:
+    return published_sequence(seq.profile.name, seq.name)
+
+
+@check("published-seqinfo")
+def published_seqinfo(seq: Sequence) -> list[Finding]:
+    facts = _facts(seq)
+    return _seqinfo(seq, facts) if facts is not None else []
+
+
+@check("published-frames")
+def published_frames(seq: Sequence) -> list[Finding]:
+    facts = _facts(seq)
+    return _frames(seq, facts) if facts is not None else []
+
+
+@check("published-gt")
+def published_gt(seq: Sequence) -> list[Finding]:
+    facts = _facts(seq)
+    return _gt(seq, facts) if facts is not None else []
 
 
 def _n(value: float | int) -> str:

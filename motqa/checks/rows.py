@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from motqa.checks.registry import Options, check
 from motqa.findings import FOLD_AT, finding, many
 from motqa.model import Annotations, Finding, Place, Sequence
 from motqa.schemas import annotation_schema, pa
@@ -61,7 +62,10 @@ def row_findings(check: str, message: Callable[[int], str], seq: Sequence, ann: 
     return [finding(check, message(int(x)), place_of(seq, ann, int(x))) for x in lines]
 
 
-def check_rows(seq: Sequence) -> list[Finding]:
+@check("id-invalid", "box-size", "conf-flag", "class-unknown", "visibility-range")
+def check_rows(seq: Sequence, ids: frozenset[str], options: Options) -> list[Finding]:
+    """The Pandera row schema of the sequence's benchmark, made of the selected checks: one
+    validation of each file for all of them."""
     out: list[Finding] = []
     for ann in (seq.gt, seq.det):
         if ann is None or not len(ann):
@@ -69,7 +73,7 @@ def check_rows(seq: Sequence) -> list[Finding]:
         try:
             # inplace: the schema neither coerces nor adds columns, so Pandera's defensive copy
             # of every row (a third of the check's time) buys nothing
-            annotation_schema(ann.kind, seq.profile).validate(ann.rows, lazy=True, inplace=True)
+            annotation_schema(ann.kind, seq.profile, ids).validate(ann.rows, lazy=True, inplace=True)
         except pa.errors.SchemaErrors as e:
             out += _from_failures(e.failure_cases, seq, ann)
     return out
@@ -87,9 +91,9 @@ def _described(check: str, column: str, values: dict[int, object], seq: Sequence
 def _from_failures(cases: pd.DataFrame, seq: Sequence, ann: Annotations) -> list[Finding]:
     out: list[Finding] = []
     cases = cases[cases["index"].notna()]
-    for (check, column), group in cases.groupby(["check", "column"], sort=False):
+    for (failed, column), group in cases.groupby(["check", "column"], sort=False):
         group = group.sort_values("index")
         lines = group["index"].to_numpy(dtype=np.int64)
         values = dict(zip(lines.tolist(), group["failure_case"].tolist(), strict=True))
-        out += row_findings(*_described(str(check), str(column), values, seq, ann), seq, ann, lines)
+        out += row_findings(*_described(str(failed), str(column), values, seq, ann), seq, ann, lines)
     return out

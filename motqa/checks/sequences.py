@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from motqa.checks.registry import Options, check
 from motqa.checks.rows import cell, row_findings
 from motqa.findings import FOLD_AT, finding, many
 from motqa.model import Finding, Sequence
@@ -12,15 +13,18 @@ from motqa.model import Finding, Sequence
 SEQINFO = "seqinfo.ini"
 
 
-def check_sequence(seq: Sequence) -> list[Finding]:
-    return [*_frame_files(seq), *_name(seq), *_annotation_frames(seq), *_boxes_outside(seq), *_no_boxes(seq)]
+def _listed(seq: Sequence) -> bool:
+    """Whether the frames were listed (no folder: checks/image_folders.py; an unsafe imDir: no
+    listing)."""
+    return seq.frames.listed and seq.frames.folder
 
 
-def _frame_files(seq: Sequence) -> list[Finding]:
+@check("frame-count-mismatch")
+def frame_count(seq: Sequence) -> list[Finding]:
     info, nums = seq.info, seq.frames.numbers
     im_dir = info.im_dir.rstrip("/") + "/"
     out: list[Finding] = []
-    if not seq.frames.listed or not seq.frames.folder:  # no folder: checks/image_folders.py
+    if not _listed(seq):
         return out
     length = info.seq_length
     on_disk = info.origin != "stored"  # a stored dataset has no seqinfo.ini and no frame files
@@ -30,7 +34,17 @@ def _frame_files(seq: Sequence) -> list[Finding]:
         out.append(finding("frame-count-mismatch", f"seqLength is {length} but {holder} ({where})",
                            seq.place(file=SEQINFO if on_disk else None,
                                      line=info.lines.get("seqLength") if on_disk else None)))
-    if length is not None:
+    return out
+
+
+@check("missing-image")
+def missing_images(seq: Sequence) -> list[Finding]:
+    info, nums = seq.info, seq.frames.numbers
+    im_dir = info.im_dir.rstrip("/") + "/"
+    out: list[Finding] = []
+    length = info.seq_length
+    on_disk = info.origin != "stored"
+    if _listed(seq) and length is not None:
         runs = missing_runs(nums, length)
         total = int((runs[:, 1] - runs[:, 0] + 1).sum())
         missing = _first_of_runs(runs, FOLD_AT)
@@ -50,7 +64,13 @@ def _frame_files(seq: Sequence) -> list[Finding]:
                                 places, total))
             else:
                 out += [finding("missing-image", text(int(k)), p) for k, p in zip(missing, places, strict=True)]
-    if len(nums) and nums[0] != 1:
+    return out
+
+
+@check("frame-numbering")
+def frame_numbering(seq: Sequence) -> list[Finding]:
+    nums, out = seq.frames.numbers, []
+    if _listed(seq) and len(nums) and nums[0] != 1:
         out.append(finding("frame-numbering", f"the first frame file is {seq.frames.names[0]} (frame "
                            f"{nums[0]}); MOT frames are numbered from 1",
                            seq.place(file=seq.frames.names[0], frame=int(nums[0]))))
@@ -82,7 +102,8 @@ def runs_text(runs: np.ndarray, limit: int = 6) -> str:
     return ", ".join(text) + (f" and {len(runs) - limit} more runs" if len(runs) > limit else "")
 
 
-def _name(seq: Sequence) -> list[Finding]:
+@check("sequence-name-mismatch")
+def name_mismatch(seq: Sequence) -> list[Finding]:
     info = seq.info
     if info.origin != "seqinfo.ini" or info.name is None or info.name == seq.name:
         return []
@@ -90,7 +111,8 @@ def _name(seq: Sequence) -> list[Finding]:
                     f"its folder is {seq.name!r}", seq.place(file=SEQINFO, line=info.lines.get("name")))]
 
 
-def _annotation_frames(seq: Sequence) -> list[Finding]:
+@check("frame-out-of-range")
+def frames_out_of_range(seq: Sequence) -> list[Finding]:
     out: list[Finding] = []
     length = seq.info.seq_length
     for ann in (seq.gt, seq.det):
@@ -120,12 +142,13 @@ def border_margins(width: int, height: int) -> tuple[float, float]:
     return max(BORDER_PX, BORDER_SHARE * width), max(BORDER_PX, BORDER_SHARE * height)
 
 
-def _boxes_outside(seq: Sequence) -> list[Finding]:
+@check("box-outside-image", "box-beyond-border")
+def boxes_outside(seq: Sequence, ids: frozenset[str], options: Options) -> list[Finding]:
     """Boxes are amodal: partly outside is legal, wholly outside is not, except by the rounding
-    margin at the border (an info finding)."""
+    margin at the border (an info finding). One pass for both ids."""
     w, h = seq.info.im_width, seq.info.im_height
     out: list[Finding] = []
-    if w is None or h is None:
+    if w is None or h is None:  # the plan does not run it without a frame size
         return out
     mx, my = border_margins(w, h)
     for ann in (seq.gt, seq.det):
@@ -152,8 +175,10 @@ def _boxes_outside(seq: Sequence) -> list[Finding]:
             return (f"box {box} misses the {w}x{h} picture by {miss:g} px, within the {margin:g} px "
                     "rounding margin at the border: a box leaving the picture")
 
-        out += row_findings("box-outside-image", far_message, seq, ann, lines[far])
-        out += row_findings("box-beyond-border", near_message, seq, ann, lines[outside & ~far])
+        if "box-outside-image" in ids:
+            out += row_findings("box-outside-image", far_message, seq, ann, lines[far])
+        if "box-beyond-border" in ids:
+            out += row_findings("box-beyond-border", near_message, seq, ann, lines[outside & ~far])
     return out
 
 
@@ -165,7 +190,8 @@ def _miss(r: pd.DataFrame, x: int, w: int, h: int, mx: float, my: float) -> tupl
     return f"({l:g}, {t:g}, {bw:g}, {bh:g})", miss, margin
 
 
-def _no_boxes(seq: Sequence) -> list[Finding]:
+@check("no-boxes")
+def no_boxes(seq: Sequence) -> list[Finding]:
     if seq.gt is not None and not len(seq.gt):
         return [finding("no-boxes", "the ground truth holds no box", seq.place(file=seq.gt.file))]
     return []

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from motqa.checks.registry import Options, check
 from motqa.findings import FOLD_AT, finding, many
 from motqa.model import Finding, Sequence
 
 
-def check_tracks(seq: Sequence) -> list[Finding]:
+@check("duplicate-id", "track-gap")
+def check_tracks(seq: Sequence, ids: frozenset[str], options: Options) -> list[Finding]:
     ann = seq.gt
     if ann is None or not len(ann):
         return []
@@ -18,7 +20,8 @@ def check_tracks(seq: Sequence) -> list[Finding]:
     # One order serves both checks: by track, then frame, then line. A duplicate pair is adjacent
     # in it as well, and gt files come in this order already, so usually no sort is needed.
     f, t, ln = _by_track(frame, track, lines)
-    return _duplicates(seq, f, t, ln) + _gaps(seq, f, t, ln)
+    return ((_duplicates(seq, f, t, ln) if "duplicate-id" in ids else [])
+            + (_gaps(seq, f, t, ln) if "track-gap" in ids else []))
 
 
 def _by_track(frame: np.ndarray, track: np.ndarray, lines: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -362,20 +362,11 @@ def _report_files(check: str, what: str, files: list[str], label: str, findings:
 
 
 def _infer_info(seq: Sequence) -> None:
-    """What seqinfo.ini does not say (MOT15 has none): the length is the last frame on disk, the
-    size the first frame's. Findings have already said that the values are missing."""
+    """What seqinfo.ini does not say (MOT15 has none): the length is the last frame on disk (the
+    size is the first frame's: motqa/sources/frame_size.py). Findings have already said that the
+    values are missing."""
     info = seq.info
     if info.name is None:
         info.name = seq.name
-    if not len(seq.frames):
-        return
-    if info.seq_length is None:
+    if len(seq.frames) and info.seq_length is None:
         info.seq_length = int(seq.frames.numbers[-1])
-    if info.im_width is None or info.im_height is None:
-        try:
-            from PIL import Image
-
-            with Image.open(seq.frames.paths[0]) as im:  # type: ignore[index]
-                info.im_width, info.im_height = im.size
-        except Exception:  # noqa: BLE001 - an unreadable first frame is the image check's to report
-            pass

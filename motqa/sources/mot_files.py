@@ -118,6 +118,8 @@ def parse_seqinfo(data: bytes, label: str, file: str = "seqinfo.ini") -> SeqInfo
                 bad("imDir is empty", n)
         elif key == "name":
             info.name = value or None
+    if info.im_width and info.im_height:
+        info.size_from = "seqinfo.ini"
     return out
 
 
