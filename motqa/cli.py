@@ -182,11 +182,10 @@ def _write_report(args: argparse.Namespace, result: Any, observers: tuple[Any, .
 def cmd_ingest(args: argparse.Namespace) -> Exit:
     """Exit 2 before the gate when DATASET exists without --overwrite (it is kept); exit 1 when
     the gate refuses (nothing is written); exit 0 when the dataset was written."""
-    from motqa.gate import run_gate
+    from motqa.ingest import ingest
     from motqa.progress import Progress
     from motqa.reporters import REPORTERS
-    from motqa.sinks.deeplake_write import check_target, dataset_metadata, expected_counts, write_dataset
-    from motqa.sources.layout import discover
+    from motqa.sinks.deeplake_write import check_target
     from motqa.storage import parse_target
 
     target = parse_target(args.dataset, args.endpoint_url)
@@ -194,37 +193,22 @@ def cmd_ingest(args: argparse.Namespace) -> Exit:
         raise UsageError(f"no such path: {args.source}")
     check_target(target, overwrite=args.overwrite, source=args.source)
     cfg = _gate_config(args)
-    cfg.needs_frames = True  # a sequence without frames cannot be stored: the gate says so
-    progress = Progress.for_terminal(args.quiet)
-    mot = discover(args.source)
     if args.report is None:  # ingest always writes its report
         from motqa.report import default_report_path
 
         args.report = default_report_path(str(args.source), "ingest")
     observers = _report_observers(args)
-    result = run_gate(mot, cfg, progress, observers=observers)
-    _emit(args, REPORTERS[args.format](result))
-    outcome = {"target": str(target)}
-    if not result.valid:
-        _write_report(args, result, observers, {**outcome, "outcome": "refused",
-                                                "dataset": "nothing was written"})
+    outcome = ingest(args.source, target, cfg, overwrite=args.overwrite, progress=Progress.for_terminal(args.quiet),
+                     observers=observers)
+    _emit(args, REPORTERS[args.format](outcome.result))
+    _write_report(args, outcome.result, observers, {"target": str(target), "outcome": outcome.status,
+                                                    "dataset": outcome.detail})
+    if outcome.error is not None:
+        raise outcome.error
+    if not outcome.written:
         print(f"motqa: ingest refused by the gate; nothing was written to {target}", file=sys.stderr)
         return Exit.FINDINGS
-    try:
-        summary = write_dataset(mot, target, overwrite=args.overwrite, metadata=dataset_metadata(result),
-                                progress=progress, expected=expected_counts(result))
-    except UsageError as e:
-        _write_report(args, result, observers, {**outcome, "outcome": "not written", "dataset": str(e)})
-        raise
-    skipped = "".join(f"; skipped {label}: {why}" for label, why in summary.skipped)
-    blank = sum(len(v) for v in summary.frames_without_image.values())
-    frames = f"{summary.frames} frames" + (f" ({blank} of them without an image, listed in the dataset's "
-                                           "frames_without_image)" if blank else "")
-    done = (f"{'replaced' if summary.replaced else 'wrote'} {target}: {len(summary.sequences)} sequences, "
-            f"{frames}, {summary.boxes} boxes{skipped}")
-    _write_report(args, result, observers, {**outcome, "outcome": "replaced" if summary.replaced else "written",
-                                            "dataset": done})
-    print(f"motqa: {done}", file=sys.stderr)
+    print(f"motqa: {outcome.detail}", file=sys.stderr)
     return Exit.OK
 
 

@@ -16,7 +16,7 @@ from motqa.cli import run
 from motqa.expectations import SHIPPED_DIR, TARGETS, ExpectationRun, load_suites
 from motqa.findings import FOLD_AT
 from motqa.gate import GateConfig, GateResult, run_gate
-from motqa.model import Annotations, Finding, MotDataset, Sequence, SequenceRef, Severity
+from motqa.model import Finding, MotDataset, Sequence, SequenceRef, Severity
 
 from .helpers import sequence
 
@@ -142,15 +142,6 @@ FOUND_ROWS = {"LTRB instead of LTWH": (FRAMES, "height=640, width=980"),
 def test_gt_pedestrians_wide_at_a_few_lines_pass() -> None:
     gt = lines(PEDESTRIANS) + "3,3,500,500,90,60,1,1,1\n"  # one person lying down: mostly 0.9
     assert gx(gate(sequence(gt, length=FRAMES, width=1920, height=1080))) == []
-
-
-def test_gt_columns_fail_for_a_stored_dataset_without_visibility() -> None:
-    seq = sequence(lines(PEDESTRIANS), length=FRAMES, width=1920, height=1080)
-    assert seq.gt is not None
-    seq.gt = Annotations("gt", None, seq.gt.rows.drop(columns=["visibility"]), 9)
-    found = gx(gate(seq))
-    assert [f.check for f in found] == ["gx-gt-columns"]
-    assert "visibility" in found[0].message and found[0].place.file is None
 
 
 # det: (rows, check, severity, line of the first finding or None for the whole file)
@@ -330,7 +321,7 @@ def test_duplicate_ids_exit_2(demo_root: Path, tmp_path: Path, capsys: pytest.Ca
     copy = json.loads((SHIPPED_DIR / "gt_rows.json").read_text())
     write_suite(tmp_path / "team", copy)
     code = run(["validate", str(demo_root), "--images", "skip", "--expectations", str(tmp_path / "team")])
-    assert code == 2 and "gx-gt-columns is already used" in capsys.readouterr().err
+    assert code == 2 and "gx-gt-box-pixels is already used" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------------ selection

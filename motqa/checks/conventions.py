@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from motqa.checks.places import place_of
 from motqa.checks.registry import CONVENTIONS, Options, check
-from motqa.checks.rows import place_of
 from motqa.checks.sequences import border_margins
 from motqa.findings import finding
 from motqa.model import Annotations, Convention, Finding, Sequence

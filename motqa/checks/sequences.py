@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from motqa.checks.places import cell, row_findings
 from motqa.checks.registry import Options, check
-from motqa.checks.rows import cell, row_findings
 from motqa.findings import FOLD_AT, finding, many
 from motqa.model import Finding, Sequence
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from motqa.checks.rows import place_of
+from motqa.checks.places import place_of
 from motqa.errors import UsageError
 from motqa.expectations.suites import PREFIX, SEQINFO_KEYS, ExpectationSpec, SuiteFile, load_suites
 from motqa.findings import FOLD_AT, many

@@ -275,18 +275,6 @@ def _final_metadata(metadata: Mapping[str, str] | None, summary: WriteSummary, b
     return out
 
 
-def dataset_metadata(result: Any) -> dict[str, str]:
-    """The caller's part of the metadata from a passed GateResult: the source and the gate JSON."""
-    from motqa.reporters import as_dict
-
-    return {L.META_SOURCE: str(result.source), L.META_GATE: json.dumps(as_dict(result), ensure_ascii=False)}
-
-
-def expected_counts(result: Any) -> dict[str, tuple[int, int]]:
-    """(frame files, gt rows) per sequence label as the gate saw them, from a GateResult."""
-    return {s.label: (s.frames, s.boxes) for s in result.sequences}
-
-
 # ---------------------------------------------------------------------------------- entry points
 
 
@@ -304,8 +292,8 @@ def write_dataset(mot: MotDataset, target: str | Target, *, overwrite: bool = Fa
                   progress: Progress | None = None,
                   expected: Mapping[str, tuple[int, int]] | None = None) -> WriteSummary:
     """Write `mot` (re-loading one sequence at a time from its refs) to `target`, all at once.
-    `metadata` is merged into the dataset metadata (see dataset_metadata); `expected` (see
-    expected_counts) makes the write refuse a sequence that changed since the gate ran."""
+    `metadata` is merged into the dataset metadata (motqa/ingest.py: the gate's record); `expected` (the
+    gate's frames and gt rows per sequence) makes the write refuse a sequence that changed since the gate ran."""
     if isinstance(target, str):
         target = parse_target(target)
     if creds is not None:
