@@ -16,7 +16,7 @@ from deeplake import types
 from PIL import Image
 
 from motqa.catalog import CHECKS
-from motqa.checks.stored import box_format, count_mismatches, sequence_lengths
+from motqa.sources.stored_layout import box_format, count_mismatches, sequence_lengths
 from motqa.cli import run
 from motqa.demo import DemoSequence, write_demo
 from motqa.errors import UsageError

@@ -107,16 +107,6 @@ def dataset_check(*ids: str) -> Callable[[DatasetRun], DatasetRun]:
 
 
 def registered() -> dict[str, Check]:
-    """Every registered check, by id (importing the check modules registers them)."""
-    from motqa.checks import (  # noqa: F401 - imported for their registrations
-        benchmark_rules,
-        conventions,
-        image_folders,
-        images,
-        published,
-        rows,
-        sequences,
-        tracks,
-    )
-
+    """Every registered check, by id (motqa/checks/__init__.py imports the check modules, whose
+    decorators register them)."""
     return REGISTRY

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from motqa.checks.stored import LTWH_PIXEL, box_format, count_mismatches, sequence_lengths
+from motqa.sources.stored_layout import LTWH_PIXEL, box_format, count_mismatches, sequence_lengths
 from motqa.errors import UsageError
 from motqa.findings import finding
 from motqa.model import GT_COLUMNS, Annotations, Finding, Frames, MotDataset, Place, SeqInfo, Sequence, SequenceRef

@@ -1,4 +1,5 @@
-"""Checks only a stored dataset needs: box format and aligned per-frame arrays (frame sizes: images.py)."""
+"""What reading a stored dataset finds of its layout (catalog ids found_by deeplake_read): the box
+format, and per-frame arrays that do not line up (frame sizes: checks/images.py)."""
 
 from __future__ import annotations
 
