@@ -16,7 +16,6 @@ from deeplake import types
 from PIL import Image
 
 from motqa.catalog import CHECKS
-from motqa.sources.stored_layout import box_format, count_mismatches, sequence_lengths
 from motqa.cli import run
 from motqa.demo import DemoSequence, write_demo
 from motqa.errors import UsageError
@@ -34,6 +33,7 @@ from motqa.sources.deeplake_read import (
     parse_columns,
 )
 from motqa.sources.layout import discover
+from motqa.sources.stored_layout import box_format, count_mismatches, sequence_lengths
 from tests.s3server import KEY_ID, SECRET, S3Server, s3_server  # noqa: F401 - the fixture
 
 FIXTURE_DL3 = Path(__file__).parent / "fixtures" / "tutorial_deeplake3"
