@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--defect", choices=sorted(DEFECTS), help="plant one defect")
     p.add_argument("--frames", type=int, default=60, help="frames in the first sequence (default 60)")
 
-    sub.add_parser("checks", help="list the check ids and their default severities")
+    p = sub.add_parser("checks", help="list the check ids and their default severities, or explain one")
+    p.add_argument("id", nargs="?", help="a check id: what it finds, why it matters, an example, the fix")
     return parser
 
 
@@ -245,10 +246,23 @@ def cmd_demo(args: argparse.Namespace) -> Exit:
 
 
 def cmd_checks(args: argparse.Namespace) -> Exit:
+    from difflib import get_close_matches
+
     from motqa.catalog import CHECKS
 
-    for c in CHECKS.values():
-        print(f"{c.id:24} {c.severity!s:8} {c.summary}")
+    if args.id is None:
+        for c in CHECKS.values():
+            print(f"{c.id:24} {c.severity!s:8} {c.summary}")
+        return Exit.OK
+    info = CHECKS.get(args.id)
+    if info is None:
+        if args.id.startswith("gx-"):
+            raise UsageError(f"{args.id} is an expectation of a Great Expectations suite: its meta.notes in "
+                             "expectations/*.json (or your own suite) say what it is for")
+        near = get_close_matches(args.id, list(CHECKS), n=3)
+        raise UsageError(f"unknown check id {args.id!r}" + (f"; did you mean {', '.join(near)}?" if near else
+                                                             "; `motqa checks` lists them"))
+    print(info.doc(), end="")
     return Exit.OK
 
 

@@ -224,3 +224,12 @@ def test_images_skip_says_what_did_not_run(demo_root: Path, capsys) -> None:  # 
     assert code == 0 and doc["not_run"] == {}
     assert run(["validate", str(demo_root), "--images", "skip"]) == 0
     assert "not run: image-unreadable" in capsys.readouterr().out
+
+
+def test_checks_command_explains_every_id(capsys) -> None:  # type: ignore[no-untyped-def]
+    for check in CHECKS.values():
+        assert run(["checks", check.id]) == 0
+        page = capsys.readouterr().out
+        assert page.startswith(f"{check.id} ({check.severity}): {check.summary}") and f"reads: {check.reads}" in page
+    assert run(["checks", "box-outside"]) == 2
+    assert "did you mean box-outside-image" in capsys.readouterr().err

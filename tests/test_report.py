@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from motqa.catalog import CHECKS
 from motqa.cli import run
 from motqa.demo import DEFECTS, DemoSequence, default_sequences, plant, write_demo
 from motqa.findings import finding
@@ -241,6 +242,11 @@ def test_report_with_findings_lists_every_one(tmp_path: Path) -> None:
     figure = re.search(rf'<figure class="sample problem" id="{anchor.group(1)}">.*?</figure>', html, re.S)
     assert figure is not None and "image-unreadable" in figure.group(0)
     assert "no image file for frame 7" in html  # the deleted frame of DEMO-03
+    # every finding links to its check's explanation, which the page holds once
+    for check in checks - {c for c in checks if c.startswith("gx-")}:
+        assert f'href="#check-{check}"' in html and html.count(f'id="check-{check}"') == 1
+        explained = re.search(rf'<div class="check-doc" id="check-{check}">(.*?)</div>', html, re.S)
+        assert explained is not None and CHECKS[check].summary.replace("'", "&#x27;") in explained.group(1)
 
 
 def test_hostile_names_are_shown_as_text(tmp_path: Path) -> None:

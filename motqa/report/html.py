@@ -221,13 +221,34 @@ class _Page:
                 "<th class=num>track id</th><th>message</th><th class=num>count</th></tr>")
         rows = [self._finding_row(f, check_ix[f.check], seq_ix[f.sequence or ""]) for f in ordered]
         return (f'{bar}<div class="scroll"><table id="findings-table"><thead>{head}</thead>'
-                f'<tbody>{"".join(rows)}</tbody></table></div>')
+                f'<tbody>{"".join(rows)}</tbody></table></div>{self._explanations(checks)}')
+
+    @staticmethod
+    def _explanations(checks: list[str]) -> str:
+        """What each check with a finding here finds, why it matters, an example and the fix
+        (`motqa checks ID`'s page), each the target of its findings' links."""
+        items = []
+        for c in checks:
+            info = CHECKS.get(c)
+            if info is None:
+                continue  # a gx-* expectation: its message carries its note
+            parts = "".join(f"<dt>{title}</dt><dd><pre>{_e(text.strip())}</pre></dd>"
+                            for title, text in (("why it matters", info.why), ("example", info.example),
+                                                ("how to fix it", info.fix)) if text)
+            items.append(f'<div class="check-doc" id="check-{_e(c)}"><h4><code>{_e(c)}</code> '
+                         f"({_e(info.severity)}): {_e(info.summary)}</h4><dl>{parts}</dl></div>")
+        return f'<h3 class="checks-head">The checks above</h3>{"".join(items)}' if items else ""
 
     def _frame_cell(self, p: Place) -> str:
         if p.frame is None:
             return ""
         key = self.sample_of.get((p.sequence or "", p.frame))
         return f'<a href="#{key}" title="show the sampled frame">{p.frame}</a>' if key else str(p.frame)
+
+    @staticmethod
+    def _check_cell(check: str, title: str) -> str:
+        code = f'<code title="{title}">{_e(check)}</code>'
+        return f'<a href="#check-{_e(check)}" title="what it is, why, the fix">{code}</a>' if check in CHECKS else code
 
     def _finding_row(self, f: Finding, check: str, seq: str) -> str:
         p = f.place
@@ -240,7 +261,7 @@ class _Page:
             more = f'<details class="more"><summary>more places</summary><ul>{items}{tail}</ul></details>'
         seq_cell = _e(p.sequence) if p.sequence is not None else "(dataset)"
         return (f'<tr data-check="{check}" data-seq="{seq}" data-sev="{f.severity}">'
-                f"<td>{_sev(f.severity)}</td><td><code title=\"{title}\">{_e(f.check)}</code></td>"
+                f"<td>{_sev(f.severity)}</td><td>{self._check_cell(f.check, title)}</td>"
                 f'<td class="wrap">{seq_cell}</td><td class="mono wrap">{_place_file(p)}</td>'
                 f"<td class=num>{self._frame_cell(p)}</td>"
                 f"<td class=num>{'' if p.track_id is None else _e(p.track_id)}</td>"
