@@ -183,10 +183,10 @@ def _write_report(args: argparse.Namespace, result: Any, observers: tuple[Any, .
 def cmd_ingest(args: argparse.Namespace) -> Exit:
     """Exit 2 before the gate when DATASET exists without --overwrite (it is kept); exit 1 when
     the gate refuses (nothing is written); exit 0 when the dataset was written."""
+    from motqa.deeplake.write import check_target
     from motqa.ingest import ingest
     from motqa.progress import Progress
     from motqa.reporters import REPORTERS
-    from motqa.sinks.deeplake_write import check_target
     from motqa.storage import parse_target
 
     target = parse_target(args.dataset, args.endpoint_url)
@@ -215,10 +215,10 @@ def cmd_ingest(args: argparse.Namespace) -> Exit:
 
 def cmd_audit(args: argparse.Namespace) -> Exit:
     """The gate on a stored dataset, which is opened read-only: exit codes as validate."""
+    from motqa.deeplake.read import open_stored, parse_columns
     from motqa.gate import run_gate
     from motqa.progress import Progress
     from motqa.reporters import REPORTERS
-    from motqa.sources.deeplake_read import open_stored, parse_columns
 
     columns = parse_columns(args.columns) if args.columns is not None else None
     cfg = _gate_config(args)

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from motqa.deeplake import layout as L
+from motqa.deeplake.write import WriteSummary, write_dataset
 from motqa.errors import UsageError
 from motqa.gate import GateConfig, GateResult, Observer, run_gate
 from motqa.progress import Progress
 from motqa.reporters import as_dict
-from motqa.sinks import deeplake_layout as L
-from motqa.sinks.deeplake_write import WriteSummary, write_dataset
 from motqa.sources.layout import discover
 from motqa.storage import Target
 
@@ -32,7 +32,7 @@ class IngestOutcome:
 
 def ingest(source: Path, target: Target, cfg: GateConfig, *, overwrite: bool, progress: Progress,
            observers: tuple[Observer, ...] = ()) -> IngestOutcome:
-    """The caller has checked the target (deeplake_write.check_target) before calling."""
+    """The caller has checked the target (motqa.deeplake.write.check_target) before calling."""
     cfg.needs_frames = True  # a sequence without frames cannot be stored: the gate says so
     mot = discover(source)
     result = run_gate(mot, cfg, progress, observers=observers)

@@ -2,7 +2,7 @@
 
     python tests/kill_helper.py STEP COUNT [--no-exchange] -- ARGS...
 
-STEP is a name the writer passes to deeplake_write._checkpoint ("sequence-written", "written",
+STEP is a name the writer passes to motqa.deeplake.rows.checkpoint ("sequence-written", "written",
 "swapped", "old-moved-aside", "published", "s3-created", "s3-branch-ready", "s3-before-merge",
 "s3-merged", "s3-published"); the process kills itself the COUNT-th time it gets there, as
 `kill -9` would. --no-exchange makes the local publish take the two-rename path. Everything else
@@ -23,7 +23,7 @@ def main(argv: list[str]) -> int:
     args = rest[rest.index("--") + 1:]
 
     from motqa.cli import run
-    from motqa.sinks import deeplake_write
+    from motqa.deeplake import local, rows
 
     seen = 0
 
@@ -34,9 +34,9 @@ def main(argv: list[str]) -> int:
             if seen == count:
                 os.kill(os.getpid(), signal.SIGKILL)
 
-    deeplake_write._checkpoint = checkpoint  # type: ignore[assignment]
+    rows.checkpoint = checkpoint  # type: ignore[assignment]
     if no_exchange:
-        deeplake_write._exchange = lambda src, dst: False  # type: ignore[assignment]
+        local._exchange = lambda src, dst: False  # type: ignore[assignment]
     return run(args)
 
 

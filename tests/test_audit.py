@@ -17,14 +17,8 @@ from PIL import Image
 
 from motqa.catalog import CHECKS
 from motqa.cli import run
-from motqa.demo import DemoSequence, write_demo
-from motqa.errors import UsageError
-from motqa.findings import FOLD_AT
-from motqa.gate import GateConfig, GateResult, run_gate
-from motqa.model import Finding
-from motqa.sinks import deeplake_layout as L
-from motqa.sinks.deeplake_write import write_dataset
-from motqa.sources.deeplake_read import (
+from motqa.deeplake import layout as L
+from motqa.deeplake.read import (
     KIND_MOTQA,
     KIND_TUTORIAL3,
     KIND_TUTORIAL4,
@@ -32,8 +26,14 @@ from motqa.sources.deeplake_read import (
     open_stored,
     parse_columns,
 )
+from motqa.deeplake.stored_layout import box_format, count_mismatches, sequence_lengths
+from motqa.deeplake.write import write_dataset
+from motqa.demo import DemoSequence, write_demo
+from motqa.errors import UsageError
+from motqa.findings import FOLD_AT
+from motqa.gate import GateConfig, GateResult, run_gate
+from motqa.model import Finding
 from motqa.sources.layout import discover
-from motqa.sources.stored_layout import box_format, count_mismatches, sequence_lengths
 from tests.s3server import KEY_ID, SECRET, S3Server, s3_server  # noqa: F401 - the fixture
 
 FIXTURE_DL3 = Path(__file__).parent / "fixtures" / "tutorial_deeplake3"

@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 
 from motqa.cli import run
+from motqa.deeplake import layout as L
+from motqa.deeplake.write import WriteError, write_dataset
 from motqa.demo import DemoSequence, default_sequences, write_demo
-from motqa.sinks import deeplake_layout as L
-from motqa.sinks.deeplake_write import WriteError, write_dataset
 from motqa.sources.layout import discover
 
 HERE = Path(__file__).parent
@@ -420,7 +420,7 @@ def test_readme_reading_and_training_loop(demo_root: Path, tmp_path: Path) -> No
 
     from PIL import Image, ImageDraw
 
-    from motqa.sinks.deeplake_layout import is_published, iter_frames, read_frame
+    from motqa.deeplake.layout import is_published, iter_frames, read_frame
 
     target = tmp_path / "mot17.dl"
     assert ingest(demo_root, target) == 0

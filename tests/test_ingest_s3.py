@@ -14,8 +14,8 @@ import deeplake
 import pytest
 
 from motqa.cli import run
+from motqa.deeplake import layout as L
 from motqa.demo import write_demo
-from motqa.sinks import deeplake_layout as L
 from tests.s3server import S3Server, s3_server  # noqa: F401 - the fixture
 from tests.test_ingest import FAST_GATE, HERE, assert_matches_source, bigger_sequences, kill_when, open_ro
 

@@ -1,4 +1,4 @@
-"""What reading a stored dataset finds of its layout (catalog ids found_by deeplake_read): the box
+"""What reading a stored dataset finds of its layout (catalog ids found_by motqa/deeplake/read.py): the box
 format, and per-frame arrays that do not line up (frame sizes: checks/images.py)."""
 
 from __future__ import annotations

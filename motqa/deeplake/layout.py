@@ -1,6 +1,6 @@
 """The motqa Deep Lake 4 sequence layout: its schema, metadata keys, and helpers to read it back.
 
-The layout is described in full in motqa.sinks.deeplake_write's docstring; this module holds the
+The layout is described in full in motqa.deeplake.rows' docstring; this module holds the
 names both the writer and the readers (motqa audit, a training loop) use.
 """
 
@@ -62,7 +62,7 @@ def column_types(ds: Any) -> dict[str, str]:
 def is_published(ds: Any) -> bool:
     """True when the dataset was completely written by motqa. A reader must treat any other
     dataset at a motqa target (no marker, or motqa_state 'writing' / 'replacing') as absent: on
-    S3, that is what a killed or running ingest leaves (see deeplake_write)."""
+    S3, that is what a killed or running ingest leaves (see motqa.deeplake.rows)."""
     meta = ds.metadata
     return META_STATE in meta and meta[META_STATE] == PUBLISHED and META_LAYOUT in meta \
         and meta[META_LAYOUT] == LAYOUT

@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from motqa.deeplake import layout as L
+from motqa.deeplake.stored_layout import LTWH_PIXEL, box_format, count_mismatches, sequence_lengths
 from motqa.errors import UsageError
 from motqa.findings import finding
 from motqa.model import GT_COLUMNS, Annotations, Finding, Frames, MotDataset, Place, SeqInfo, Sequence, SequenceRef
-from motqa.sinks import deeplake_layout as L
-from motqa.sources.stored_layout import LTWH_PIXEL, box_format, count_mismatches, sequence_lengths
 from motqa.storage import Target, parse_target
 
 KIND_MOTQA = "motqa-deeplake"
@@ -381,7 +381,7 @@ class _TutorialReader(_Reader):
 
 
 class _MotqaReader(_Reader):
-    """The layout `motqa ingest` writes (motqa.sinks.deeplake_write)."""
+    """The layout `motqa ingest` writes (motqa.deeplake.write)."""
 
     kind = KIND_MOTQA
     frames_column = "frames"
