@@ -38,9 +38,6 @@ class Profile:
     def has(self, trait: str) -> bool:
         return trait in self.traits
 
-    def class_name(self, cls: int) -> str:
-        return self.classes.get(cls, f"class {cls}")
-
 
 @dataclass(frozen=True)
 class Recognised:

@@ -32,10 +32,6 @@ class Target:
     folder: Path | None
     creds: dict[str, str] | None = None
 
-    @property
-    def is_s3(self) -> bool:
-        return self.folder is None
-
     def __str__(self) -> str:
         return self.url
 

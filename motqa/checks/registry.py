@@ -27,8 +27,9 @@ Run = Callable[[Sequence, frozenset[str], Options], list[Finding]]
 F = TypeVar("F", bound=Callable[..., list[Finding]])
 
 # Stages: a stage's checks run before the next stage's (conventions say which rows the rule
-# checks leave out; frames are decoded before the rules that read the frame size they confirm).
-CONVENTIONS, FRAMES, RULES, DATASET = 0, 1, 2, 3
+# checks leave out; frames are decoded before the rules). Checks of the whole run come last
+# (dataset_check).
+CONVENTIONS, FRAMES, RULES = 0, 1, 2
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,6 @@ META_NO_IMAGE = "frames_without_image"  # JSON: {label: [frame numbers]} frames 
 
 PUBLISHED = "published"
 
-SCALAR_COLUMNS = ("name", "split", "frame_rate", "width", "height", "seq_length", "frame_numbers")
-FRAME_COLUMNS = ("frames", "boxes", "ids", "conf", "classes", "visibility")
-
 
 def schema() -> dict[str, Any]:
     """The columns, in order. Imported lazily: deeplake starts threads on import."""
