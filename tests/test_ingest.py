@@ -459,12 +459,12 @@ def test_parse_target_and_creds() -> None:
 
     env = {"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "AWS_ENDPOINT_URL": "http://a:1"}
     t = parse_target("s3://bucket/some/prefix/", env=env)
-    assert t.is_s3 and t.url == "s3://bucket/some/prefix" and t.creds is not None
+    assert t.folder is None and t.url == "s3://bucket/some/prefix" and t.creds is not None
     assert t.creds["endpoint_url"] == "http://a:1" and t.creds["aws_access_key_id"] == "k"
     assert parse_target("s3://b/p", "http://b:2", env=env).creds["endpoint_url"] == "http://b:2"  # type: ignore[index]
     assert s3_creds(None, {}) is None
     local = parse_target("file:///tmp/x/../y.dl", env={})
-    assert local.folder == Path("/tmp/y.dl") and not local.is_s3
+    assert local.folder == Path("/tmp/y.dl")
     for bad in ("s3://bucket", "s3:///prefix", "gs://b/p", "/", ""):
         with pytest.raises(UsageError):
             parse_target(bad, env={})
