@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 DATA = Path(__file__).resolve().parent / "data"
-VERSION = 2  # bump when the generated data changes: the cache key holds it
+VERSION = 3  # bump when the generated data changes: the cache key holds it
 POOL = 32  # distinct textured frames per picture size; frames reuse their bytes by hard link
 
 
@@ -30,17 +30,19 @@ class SeqSpec:
     frame_rate: int = 30
 
 
-# The real train splits: sequence names, lengths, picture sizes and gt row counts (all classes).
+# The real train splits: sequence names, lengths, picture sizes and gt row counts (every line of
+# the official gt.txt, all classes, conf 0 and 1, from motqa/data/published.csv: 204,701 in MOT17
+# train; MOT-FORMAT.md and issue 15 say 204,501, which the per-sequence counts do not add up to).
 # Names carry "-syn": the data is made up, so the published facts of MOT17-02-FRCNN (motqa's
-# published-* checks) must not apply; the root folder (MOT17-x1-v2) still gives the MOT17 profile.
+# published-* checks) must not apply; the root folder (MOT17-x1-v3) still gives the MOT17 profile.
 MOT17_TRAIN = [
-    SeqSpec("MOT17-02-FRCNN-syn", 600, 1920, 1080, 18581),
-    SeqSpec("MOT17-04-FRCNN-syn", 1050, 1920, 1080, 47557),
-    SeqSpec("MOT17-05-FRCNN-syn", 837, 640, 480, 6917, 14),
-    SeqSpec("MOT17-09-FRCNN-syn", 525, 1920, 1080, 5325),
-    SeqSpec("MOT17-10-FRCNN-syn", 654, 1920, 1080, 12839),
-    SeqSpec("MOT17-11-FRCNN-syn", 900, 1920, 1080, 9436),
-    SeqSpec("MOT17-13-FRCNN-syn", 750, 1920, 1080, 11642, 25),
+    SeqSpec("MOT17-02-FRCNN-syn", 600, 1920, 1080, 30003),
+    SeqSpec("MOT17-04-FRCNN-syn", 1050, 1920, 1080, 108005),
+    SeqSpec("MOT17-05-FRCNN-syn", 837, 640, 480, 8013, 14),
+    SeqSpec("MOT17-09-FRCNN-syn", 525, 1920, 1080, 10411),
+    SeqSpec("MOT17-10-FRCNN-syn", 654, 1920, 1080, 17450),
+    SeqSpec("MOT17-11-FRCNN-syn", 900, 1920, 1080, 10617),
+    SeqSpec("MOT17-13-FRCNN-syn", 750, 1920, 1080, 20202, 25),
 ]
 MOT20_TRAIN = [
     SeqSpec("MOT20-01-syn", 429, 1920, 1080, 26647, 25),
