@@ -10,6 +10,7 @@ so one run proves little. Not collected by pytest (it lives outside tests/).
     python bench/repro/deeplake_abort.py --scenario minimal   # the smallest trigger found
     python bench/repro/deeplake_abort.py --settle 0.3         # wait before each drop: no abort
     python bench/repro/deeplake_abort.py --hold               # never drop a reader: no abort
+    python bench/repro/deeplake_abort.py --after 0.3          # wait after each drop: aborts all the same
     python bench/repro/deeplake_abort.py --python /tmp/dl-4.6.5/bin/python   # another release
     python bench/repro/deeplake_abort.py --python A/bin/python --python B/bin/python   # a table
 
@@ -99,7 +100,7 @@ def _write(path: str, rows: list[dict[str, list[Any]]], with_labels: bool) -> No
     gc.collect()
 
 
-def _read(path: str, rows_to_read: list[int], labels: bool, decode: bool, settle: float,
+def _read(path: str, rows_to_read: list[int], labels: bool, decode: bool, settle: float, after: float,
           held: list[Any] | None) -> None:
     import deeplake
 
@@ -118,6 +119,8 @@ def _read(path: str, rows_to_read: list[int], labels: bool, decode: bool, settle
         held.append(ds)
     del ds
     gc.collect()
+    if after:
+        time.sleep(after)
 
 
 def child(args: argparse.Namespace) -> int:
@@ -130,13 +133,13 @@ def child(args: argparse.Namespace) -> int:
         path = os.path.join(folder, "ds")
         _write(path, _rows(jpegs, False), False)
         for _ in range(args.loops):
-            _read(path, [1], False, args.decode, args.settle, held)
+            _read(path, [1], False, args.decode, args.settle, args.after, held)
     else:
         rows = _rows(jpegs, True)
         for i in range(args.loops):
             path = os.path.join(folder, f"ds{i}")
             _write(path, rows, True)
-            _read(path, list(range(ROWS)), True, args.decode, args.settle, held)
+            _read(path, list(range(ROWS)), True, args.decode, args.settle, args.after, held)
     print(f"clean after {args.loops} loops", flush=True)
     return 0
 
@@ -153,8 +156,8 @@ def _versions(python: str) -> dict[str, str]:
 
 
 def _outcome(returncode: int | None) -> str:
-    if returncode is None:
-        return "timeout"
+    if returncode is None:  # seen on 4.6.0: the crash handler (Sentry's) deadlocks in malloc
+        return "hang"
     if returncode == 0:
         return "clean"
     if returncode in (-signal.SIGABRT, 128 + signal.SIGABRT):
@@ -179,7 +182,7 @@ def parent(args: argparse.Namespace) -> int:
     each, ...) so that every release sees the same machine load, and prints a table."""
     pythons = args.python or [sys.executable]
     infos = [_versions(py) for py in pythons]
-    flags = [f"--scenario={args.scenario}", f"--loops={args.loops}", f"--settle={args.settle}"]
+    flags = [f"--scenario={args.scenario}", f"--loops={args.loops}", f"--settle={args.settle}", f"--after={args.after}"]
     flags += ["--hold"] * args.hold + ["--decode"] * args.decode
     first = infos[0]
     print(f"Python {first['python']}, numpy {first['numpy']}, pillow {first['pillow']}, {first['platform']} "
@@ -198,11 +201,12 @@ def parent(args: argparse.Namespace) -> int:
                 print(f"  run {i + 1:3d} deeplake {infos[k]['deeplake']}: {outcome} "
                       f"({time.monotonic() - started:.1f} s)", flush=True)
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
-    print("| deeplake | aborts / runs | other outcomes |")
-    print("|---|---|---|")
+    print("| deeplake | aborts / runs | hangs / runs | other outcomes |")
+    print("|---|---|---|---|")
     for info, count in zip(infos, counts, strict=True):
-        other = ", ".join(f"{k} {v}" for k, v in sorted(count.items()) if k not in ("clean", "abort")) or "-"
-        print(f"| {info['deeplake']} | {count.get('abort', 0)} / {args.runs} | {other} |")
+        other = ", ".join(f"{k} {v}" for k, v in sorted(count.items()) if k not in ("clean", "abort", "hang")) or "-"
+        print(f"| {info['deeplake']} | {count.get('abort', 0)} / {args.runs} | {count.get('hang', 0)} / {args.runs} "
+              f"| {other} |")
     for info, failure in zip(infos, failures, strict=True):
         if failure is not None:
             print(f"deeplake {info['deeplake']}: stderr of the first run that did not end clean (first 30 lines):")
@@ -212,7 +216,8 @@ def parent(args: argparse.Namespace) -> int:
         with open(args.json, "a") as f:
             for info, count in zip(infos, counts, strict=True):
                 record = {**info, "scenario": args.scenario, "loops": args.loops, "settle": args.settle,
-                          "hold": args.hold, "decode": args.decode, "runs": args.runs, "outcomes": count}
+                          "after": args.after, "hold": args.hold, "decode": args.decode, "runs": args.runs,
+                          "outcomes": count}
                 f.write(json.dumps(record) + "\n")
     return 1 if any(c.get("clean", 0) != args.runs for c in counts) else 0
 
@@ -223,11 +228,13 @@ def main() -> int:
     p.add_argument("--loops", type=int, default=30, help="loops per run (default 30)")
     p.add_argument("--scenario", choices=("motqa", "minimal"), default="motqa")
     p.add_argument("--settle", type=float, default=0.0, help="seconds to sleep before dropping each reader")
+    p.add_argument("--after", type=float, default=0.0, help="seconds to sleep after dropping each reader (control)")
     p.add_argument("--hold", action="store_true", help="keep every reader until the process ends (control)")
     p.add_argument("--decode", action="store_true", help="read frames with ds[col][row], not get_bytes (control)")
     p.add_argument("--python", action="append", help="interpreter of the runs, e.g. a venv with another deeplake\n"
                    "(default: this one); repeat it to compare releases, runs interleaved")
-    p.add_argument("--timeout", type=float, default=300.0, help="seconds per run")
+    p.add_argument("--timeout", type=float, default=60.0,
+                   help="seconds before a run counts as a hang and is killed (default 60; a run takes 1-3 s)")
     p.add_argument("--json", help="append the result as one JSON line to this file")
     p.add_argument("-v", "--verbose", action="store_true", help="one line per run")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
