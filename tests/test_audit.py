@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,16 @@ from PIL import Image
 from motqa.catalog import CHECKS
 from motqa.cli import run
 from motqa.deeplake import layout as L
+from motqa.deeplake import read as deeplake_read
 from motqa.deeplake.read import (
+    GET_BYTES_SETTLE_S,
     KIND_MOTQA,
     KIND_TUTORIAL3,
     KIND_TUTORIAL4,
     Columns,
     open_stored,
     parse_columns,
+    settle_get_bytes,
 )
 from motqa.deeplake.stored_layout import box_format, count_mismatches, sequence_lengths
 from motqa.deeplake.write import write_dataset
@@ -88,7 +92,7 @@ def write_tutorial4(path: Path | str, rows: list[dict[str, list[Any]]], columns:
     for row in rows:
         ds.append({columns.frames: [row["frames"]], columns.boxes: [row["boxes"]], columns.ids: [row["ids"]]})
     ds.commit()
-    del ds
+    del ds  # a writer never read with get_bytes: safe to drop at once (see settle_get_bytes)
     return path
 
 
@@ -297,6 +301,34 @@ def test_frames_read_one_at_a_time_verbatim(tmp_path: Path, rows: list[dict[str,
     assert list(seq.gt.rows.index[:3]) == [1, 2, 3]
     assert seq.gt.rows["conf"].eq(1.0).all() and seq.gt.rows["class"].isna().all()
     assert len(seq.gt) == sum(len(b) for b in rows[1]["boxes"])
+
+
+def test_settle_get_bytes_waits_out_the_rest_of_the_settle_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr(deeplake_read.time, "sleep", waits.append)
+    now = time.monotonic()
+    settle_get_bytes(now - GET_BYTES_SETTLE_S / 2)
+    settle_get_bytes(now - 2 * GET_BYTES_SETTLE_S)  # long past: no wait
+    settle_get_bytes()  # the last get_bytes was just now: the whole time
+    assert len(waits) == 2 and 0 < waits[0] <= GET_BYTES_SETTLE_S / 2 and waits[1] == GET_BYTES_SETTLE_S
+
+
+def test_a_reader_lets_its_handle_go_only_after_get_bytes_settled(tmp_path: Path, rows: list[dict[str, list[Any]]],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deep Lake 4.5.1-4.7.4 abort the process when a handle goes right after get_bytes read a row
+    other than the first (bench/repro/deeplake_abort.py): a dropped reader waits first."""
+    path = write_tutorial4(tmp_path / "ds", rows)
+    waits: list[float] = []
+    sleep = time.sleep
+    monkeypatch.setattr(deeplake_read.time, "sleep", lambda s: (waits.append(s), sleep(s)))
+    mot = open_stored(str(path))
+    mot.sequences[1].load()  # get_bytes of row 1
+    del mot
+    assert len(waits) == 1 and 0 < waits[0] <= GET_BYTES_SETTLE_S
+    mot = open_stored(str(path))
+    assert [s.label for s in mot.sequences] == ["row 0", "row 1"]
+    del mot  # nothing read with get_bytes: no wait
+    assert len(waits) == 1
 
 
 def test_columns_option(tmp_path: Path, rows: list[dict[str, list[Any]]], capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,6 +21,7 @@ import pytest
 
 from motqa.cli import run
 from motqa.deeplake import layout as L
+from motqa.deeplake.read import settle_get_bytes
 from motqa.deeplake.write import WriteError, write_dataset
 from motqa.demo import DemoSequence, default_sequences, write_demo
 from motqa.sources.layout import discover
@@ -70,7 +71,15 @@ def _raw(value: Any, k: int) -> Any:
 
 def assert_matches_source(ds: Any, root: Path) -> None:
     """Every row, frame, byte, box, id, conf, class and visibility against the source, read with
-    Deep Lake alone (no motqa reader)."""
+    Deep Lake alone (no motqa reader). It reads frames with get_bytes, so it lets Deep Lake settle
+    before it returns (settle_get_bytes): the caller may drop `ds` at once."""
+    try:
+        _compare_with_source(ds, root)
+    finally:
+        settle_get_bytes()
+
+
+def _compare_with_source(ds: Any, root: Path) -> None:
     expected = sequences_with_gt(root)
     assert len(ds) == len(expected)
     for row, (split, name, seq_dir) in enumerate(expected):
@@ -100,16 +109,11 @@ def assert_matches_source(ds: Any, root: Path) -> None:
                 assert getattr(frame, col).dtype == f[col].dtype
 
 
-# Deep Lake 4.7.4 corrupts its heap ("free(): double free detected in tcache 2", then abort)
-# when a dataset handle that has read a Sequence column is dropped, after some tens of opens in
-# one process. The tests keep every handle they open for the life of the process.
-_HANDLES: list[Any] = []
-
-
 def open_ro(url: str | Path, creds: dict[str, str] | None = None) -> Any:
-    ds = deeplake.open_read_only(str(url), creds=creds)
-    _HANDLES.append(ds)
-    return ds
+    """A read-only handle. A test that reads frames from it with get_bytes (L.iter_frames,
+    L.read_frame) calls settle_get_bytes() before the handle can go: Deep Lake 4.5.1-4.7.4 abort
+    the process otherwise (bench/repro/deeplake_abort.py). assert_matches_source does it itself."""
+    return deeplake.open_read_only(str(url), creds=creds)
 
 
 def snapshot(root: Path) -> dict[str, str]:
@@ -156,6 +160,7 @@ def test_conf0_rows_kept_and_boxes_ordered_by_id(demo_root: Path, tmp_path: Path
     assert any((f.conf == 0).any() for f in frames)  # the demo's static person: conf 0, class 7
     assert all((np.diff(f.ids.astype(np.int64)) > 0).all() for f in frames)
     assert sum(len(f.ids) for f in frames) == len((demo_root / "train/DEMO-01/gt/gt.txt").read_text().splitlines())
+    settle_get_bytes()  # before ds goes: see open_ro
 
 
 def test_mot15_and_frames_without_boxes(tmp_path: Path) -> None:
@@ -175,6 +180,7 @@ def test_mot15_and_frames_without_boxes(tmp_path: Path) -> None:
     assert empty.ids.dtype == np.uint32 and empty.jpeg[:2] == b"\xff\xd8"
     full = L.read_frame(ds, 0, 0)
     assert (full.classes == -1).all() and np.isnan(full.visibility).all()
+    settle_get_bytes()  # before ds goes: see open_ro
 
 
 def test_missing_image_ignored_keeps_its_rows(make_demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -188,6 +194,7 @@ def test_missing_image_ignored_keeps_its_rows(make_demo, tmp_path: Path) -> None
     k = list(ds["frame_numbers"][1]).index(7)
     frame = L.read_frame(ds, 1, k)
     assert frame.jpeg == b"" and len(frame.ids) > 0
+    settle_get_bytes()  # before ds goes: see open_ro
 
 
 # ---------------------------------------------------------------------------------- refusals
@@ -451,6 +458,7 @@ def test_readme_reading_and_training_loop(demo_root: Path, tmp_path: Path) -> No
         seen += 1
     # -- end of README
     assert f.number == 10 and seen == len(ds["frame_numbers"][0]) + len(ds["frame_numbers"][1])
+    settle_get_bytes()  # before ds goes: see open_ro
 
 
 def test_parse_target_and_creds() -> None:

@@ -17,12 +17,15 @@ Conventions of the conversion (each a visible step below):
   per-frame byte read; `ds[col][row]` decodes every frame to pixels). The reader takes that list
   once per sequence, holds it while the gate checks the sequence, and decodes one frame at a time.
 Nothing is written: Deep Lake 4 datasets are opened with open_read_only, Deep Lake 3 datasets
-(which 4.x cannot open) are read through deeplake.query.
+(which 4.x cannot open) are read through deeplake.query. A reader lets its dataset handle go only
+once Deep Lake has settled its last get_bytes (settle_get_bytes: Deep Lake 4.5.1-4.7.4 can abort
+the process otherwise).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
@@ -77,6 +80,28 @@ def open_stored(dataset: str, columns: Columns | None = None, endpoint_url: str 
                              "motqa ingest and has its own column names")
         return _MotqaReader(ds, target).dataset()
     return _TutorialReader(ds, target, kind, columns or Columns()).dataset()
+
+
+# ---------------------------------------------------------------------------- handle lifetime
+
+# Deep Lake 4.5.1 to 4.7.4 (every release measured from 4.5.1 to the newest; 4.4.4 has no abort,
+# but segfaults in rollback() of a new dataset) can abort the whole process, "free(): double free
+# detected in tcache 2" then "Fatal Python error: Aborted" (or hang in its crash handler), when a
+# dataset handle is dropped right after get_bytes read a Sequence column's row other than the
+# first: Deep Lake's MainQueueThread still has work of that read in hand when the handle's memory
+# goes. Waiting before the drop avoids it; waiting after the drop does not. Other reads (decoded
+# frames, boxes, ids, metadata) and writer handles are safe to drop at once. The reproduction and
+# the table of releases: bench/repro/deeplake_abort.py.
+GET_BYTES_SETTLE_S = 0.05  # 10 ms sufficed in 900 drops at a load of 8 on 2 cores; 1 ms did not
+
+
+def settle_get_bytes(since: float | None = None) -> None:
+    """Waits until GET_BYTES_SETTLE_S have passed since `since`, the time.monotonic() of the last
+    get_bytes on a Deep Lake handle (now when None). Call it after the last get_bytes on a handle
+    and before the handle can be dropped; after it, dropping the handle is safe."""
+    wait = GET_BYTES_SETTLE_S if since is None else since + GET_BYTES_SETTLE_S - time.monotonic()
+    if wait > 0:
+        time.sleep(wait)
 
 
 # ------------------------------------------------------------------------------------ opening
@@ -256,10 +281,12 @@ def _gt_rows(row: _Row, boxes_ok: bool) -> tuple[pd.DataFrame | None, list[Findi
 
 class _Reader:
     """Reads rows of one open dataset. Holds the dataset object: Deep Lake frees a dataset's data
-    when the object goes, and a column taken from it then fails."""
+    when the object goes, and a column taken from it then fails. The reader is the handle's only
+    owner, and its __del__ lets Deep Lake settle the last get_bytes before the handle goes."""
 
     kind: str
     frames_column: str
+    _bytes_read_at = -math.inf  # time.monotonic() after the last get_bytes; never, until one
 
     def __init__(self, ds: Any, target: Target) -> None:
         self.ds = ds
@@ -299,7 +326,13 @@ class _Reader:
             findings.append(finding("file-unreadable", f"{column} of row {r} cannot be read: {_why(e)}",
                                     Place(label, file=column)))
             return []
+        finally:
+            self._bytes_read_at = time.monotonic()
         return [bytes(b) for b in value] if isinstance(value, list) else [bytes(value)]
+
+    def __del__(self) -> None:
+        # self.ds is released right after this returns: not within moments of a get_bytes
+        settle_get_bytes(self._bytes_read_at)
 
     def load(self, r: int) -> Sequence:
         raise NotImplementedError
