@@ -46,6 +46,7 @@ def _gate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-shipped-expectations", dest="shipped_expectations", action="store_false", default=None,
                    help="do not run the suites shipped in motqa's expectations/")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress display")
+    p.add_argument("--root", type=Path, metavar="DIR", help="repository root: sarif and github paths relative to it")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -144,16 +145,25 @@ def _emit(args: argparse.Namespace, text: str) -> None:
         sys.stdout.write(text)
 
 
+def _render(args: argparse.Namespace, result: Any) -> str:
+    """The result in --format; sarif and github paths relative to --root when it is given."""
+    from motqa.reporters import render
+
+    root = getattr(args, "root", None)
+    if root is not None and not root.is_dir():
+        raise UsageError(f"--root {root} is not a folder")
+    return render(args.format, result, root)
+
+
 def cmd_validate(args: argparse.Namespace) -> Exit:
     from motqa.gate import run_gate
     from motqa.progress import Progress
-    from motqa.reporters import REPORTERS
     from motqa.sources.layout import discover
 
     cfg = _gate_config(args)
     observers = _report_observers(args)
     result = run_gate(discover(args.path), cfg, Progress.for_terminal(args.quiet), observers=observers)
-    _emit(args, REPORTERS[args.format](result))
+    _emit(args, _render(args, result))
     _write_report(args, result, observers)
     return Exit.OK if result.valid else Exit.FINDINGS
 
@@ -185,7 +195,6 @@ def cmd_ingest(args: argparse.Namespace) -> Exit:
     the gate refuses (nothing is written); exit 0 when the dataset was written."""
     from motqa.ingest import ingest
     from motqa.progress import Progress
-    from motqa.reporters import REPORTERS
     from motqa.sinks.deeplake_write import check_target
     from motqa.storage import parse_target
 
@@ -201,7 +210,7 @@ def cmd_ingest(args: argparse.Namespace) -> Exit:
     observers = _report_observers(args)
     outcome = ingest(args.source, target, cfg, overwrite=args.overwrite, progress=Progress.for_terminal(args.quiet),
                      observers=observers)
-    _emit(args, REPORTERS[args.format](outcome.result))
+    _emit(args, _render(args, outcome.result))
     _write_report(args, outcome.result, observers, {"target": str(target), "outcome": outcome.status,
                                                     "dataset": outcome.detail})
     if outcome.error is not None:
@@ -217,7 +226,6 @@ def cmd_audit(args: argparse.Namespace) -> Exit:
     """The gate on a stored dataset, which is opened read-only: exit codes as validate."""
     from motqa.gate import run_gate
     from motqa.progress import Progress
-    from motqa.reporters import REPORTERS
     from motqa.sources.deeplake_read import open_stored, parse_columns
 
     columns = parse_columns(args.columns) if args.columns is not None else None
@@ -225,7 +233,7 @@ def cmd_audit(args: argparse.Namespace) -> Exit:
     observers = _report_observers(args)
     result = run_gate(open_stored(args.dataset, columns, args.endpoint_url), cfg, Progress.for_terminal(args.quiet),
                       observers=observers)
-    _emit(args, REPORTERS[args.format](result))
+    _emit(args, _render(args, result))
     _write_report(args, result, observers)
     return Exit.OK if result.valid else Exit.FINDINGS
 
