@@ -78,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", type=Path, metavar="FILE", help="also write the HTML QA report to FILE")
     _gate_options(p)
 
+    p = sub.add_parser("hook", help="pre-commit's entry: validate the sequences that changed files belong to")
+    p.add_argument("files", nargs="*", type=Path, help="changed gt/gt.txt, det/det.txt and seqinfo.ini files")
+    _gate_options(p)
+
     p = sub.add_parser("demo", help="write a synthetic MOT17-style download")
     p.add_argument("dir", type=Path, help="folder to create (must be empty or absent)")
     p.add_argument("--defect", choices=sorted(DEFECTS), help="plant one defect")
@@ -238,6 +242,22 @@ def cmd_audit(args: argparse.Namespace) -> Exit:
     return Exit.OK if result.valid else Exit.FINDINGS
 
 
+def cmd_hook(args: argparse.Namespace) -> Exit:
+    """The sequences of the changed files, annotations only unless --images says otherwise (a commit
+    hook cannot decode every frame): exit codes as validate."""
+    from motqa.gate import run_gate
+    from motqa.progress import Progress
+    from motqa.sources.changed import changed_sequences
+
+    args.images = args.images or "skip"
+    ds, other = changed_sequences(args.files)
+    for file in other:
+        print(f"motqa: {file} is not a seqinfo.ini, gt/gt.txt or det/det.txt: not checked", file=sys.stderr)
+    result = run_gate(ds, _gate_config(args), Progress.for_terminal(args.quiet))
+    _emit(args, _render(args, result))
+    return Exit.OK if result.valid else Exit.FINDINGS
+
+
 def cmd_demo(args: argparse.Namespace) -> Exit:
     from motqa.demo import default_sequences, write_demo
 
@@ -275,7 +295,7 @@ def cmd_checks(args: argparse.Namespace) -> Exit:
 
 
 COMMANDS = {"validate": cmd_validate, "ingest": cmd_ingest, "audit": cmd_audit, "demo": cmd_demo,
-            "checks": cmd_checks}
+            "checks": cmd_checks, "hook": cmd_hook}
 
 
 def run(argv: Sequence[str] | None = None) -> int:
