@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
+from typing import Any
 from urllib.parse import quote
 from xml.sax.saxutils import escape, quoteattr
 
@@ -15,7 +16,7 @@ from motqa.gate import GateResult
 from motqa.model import Finding, Place, Severity
 
 
-def as_dict(result: GateResult) -> dict:  # type: ignore[type-arg]
+def as_dict(result: GateResult) -> dict[str, Any]:
     return {
         "motqa": __version__,
         "source": result.source,
@@ -128,17 +129,17 @@ ROOT_BASE, SOURCE_BASE = "%SRCROOT%", "SOURCE"
 def _relative(path: Path, base: Path) -> str | None:
     """`path` from `base` in POSIX form, or None where it is not below `base`."""
     rel = os.path.relpath(os.path.abspath(path), os.path.abspath(base))
-    return None if rel == ".." or rel.startswith(".." + os.sep) else PurePosixPath(Path(rel)).as_posix()
+    return None if rel == ".." or rel.startswith(".." + os.sep) else Path(rel).as_posix()
 
 
 def _is_url(text: str) -> bool:
     return "://" in text
 
 
-def _rule(info: CheckInfo) -> dict:  # type: ignore[type-arg]
+def _rule(info: CheckInfo) -> dict[str, Any]:
     help_text = "\n\n".join(f"{title}:\n{text.strip()}" for title, text in (("Example", info.example),
                                                                            ("How to fix it", info.fix)) if text)
-    rule: dict = {  # type: ignore[type-arg]
+    rule: dict[str, Any] = {
         "id": info.id,
         "shortDescription": {"text": info.summary},
         "fullDescription": {"text": info.why.strip() or info.summary},
@@ -152,7 +153,7 @@ def _rule(info: CheckInfo) -> dict:  # type: ignore[type-arg]
     return rule
 
 
-def _expectation_rule(f: Finding) -> dict:  # type: ignore[type-arg]
+def _expectation_rule(f: Finding) -> dict[str, Any]:
     """A rule for a Great Expectations finding (gx-*), which the catalog does not list: made from
     what its first finding says."""
     return {
@@ -176,7 +177,7 @@ class _Locator:
         self.base_id = ROOT_BASE if root is not None else SOURCE_BASE
         self.base = root if root is not None else (None if _is_url(result.source) else Path(result.source))
 
-    def original_bases(self) -> dict:  # type: ignore[type-arg]
+    def original_bases(self) -> dict[str, Any]:
         if self.base is None:
             return {}
         return {self.base_id: {"uri": Path(os.path.abspath(self.base)).as_uri() + "/"}}
@@ -193,31 +194,32 @@ class _Locator:
             uri = f"{uri}/" if uri else "./"
         return {"uri": uri, "uriBaseId": self.base_id}
 
-    def location(self, place: Place) -> dict:  # type: ignore[type-arg]
+    def location(self, place: Place) -> dict[str, Any]:
         """The file and its line, else the sequence folder, else the source; where the file is no
         file on disk (a stored row's frames[k]) or there is none, a logical location names it."""
         folder = self.folders.get(place.sequence or "")
-        physical: dict  # type: ignore[type-arg]
+        physical: dict[str, Any]
         if folder and place.file:
             physical = {"artifactLocation": self.artifact(str(Path(folder) / place.file), folder=False)}
             if place.line:
                 physical["region"] = {"startLine": place.line}
             return {"physicalLocation": physical}
         target = folder or self.source
-        out: dict = {"physicalLocation": {"artifactLocation": self.artifact(target, folder=not _is_url(target))}}  # type: ignore[type-arg]
+        artifact = self.artifact(target, folder=not _is_url(target))
+        out: dict[str, Any] = {"physicalLocation": {"artifactLocation": artifact}}
         if place.sequence is not None:
             name = place.sequence + (f"/{place.file}" if place.file else "")
             out["logicalLocations"] = [{"fullyQualifiedName": name, "kind": "resource"}]
         return out
 
 
-def _result(f: Finding, rule_index: int, where: _Locator) -> dict:  # type: ignore[type-arg]
-    props: dict = {"count": f.count}  # type: ignore[type-arg]
+def _result(f: Finding, rule_index: int, where: _Locator) -> dict[str, Any]:
+    props: dict[str, Any] = {"count": f.count}
     for key in ("sequence", "file", "frame", "track_id"):
         value = getattr(f.place, key)
         if value is not None:
             props[key] = value
-    out: dict = {  # type: ignore[type-arg]
+    out: dict[str, Any] = {
         "ruleId": f.check,
         "ruleIndex": rule_index,
         "level": _SARIF_LEVEL[f.severity],
@@ -240,7 +242,7 @@ def to_sarif(result: GateResult, root: Path | None = None) -> str:
             rules.append(_expectation_rule(f))
     index = {r["id"]: k for k, r in enumerate(rules)}
     where = _Locator(result, root)
-    run: dict = {  # type: ignore[type-arg]
+    run: dict[str, Any] = {
         "tool": {"driver": {"name": "motqa", "version": __version__, "semanticVersion": __version__,
                             "informationUri": INFORMATION_URI, "rules": rules}},
         "invocations": [{"executionSuccessful": True}],

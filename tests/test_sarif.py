@@ -20,7 +20,7 @@ import pytest
 
 from motqa.catalog import CHECKS
 from motqa.cli import run
-from motqa.demo import DEFECTS, DemoSequence, write_demo
+from motqa.demo import DEFECTS, DemoSequence, default_sequences, write_demo
 from motqa.gate import GateResult
 from motqa.model import Finding, Place, Severity
 from motqa.reporters import ROOT_BASE, SOURCE_BASE, to_sarif
@@ -184,6 +184,22 @@ def test_expectation_findings_get_rules(tmp_path: Path, capsys: pytest.CaptureFi
     assert [x["physicalLocation"]["region"]["startLine"] for x in gx[0]["relatedLocations"]] == list(range(2, 11))
     rule = log["runs"][0]["tool"]["driver"]["rules"][gx[0]["ruleIndex"]]
     assert rule["id"] == gx[0]["ruleId"] and gx[0]["ruleId"] in rule["shortDescription"]["text"]
+
+
+def test_hostile_names_and_values(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """tests/test_robustness.py's hostile tree (markup, line ends and bytes that are not UTF-8 in
+    names and values): valid SARIF, every URI a URI reference without spaces or line ends."""
+    from tests.test_robustness import FRAMES, HEIGHT, WIDTH, hostile_tree
+
+    root = tmp_path / "mot"
+    write_demo(root, sequences=default_sequences(FRAMES, WIDTH, HEIGHT))
+    hostile_tree(root)
+    code, log = sarif_of(capsys, "validate", root, "--no-shipped-expectations", "--root", tmp_path)
+    assert code == 1
+    assert_valid(log)
+    uris = [loc["physicalLocation"]["artifactLocation"]["uri"] for r in log["runs"][0]["results"]
+            for loc in [*r["locations"], *r.get("relatedLocations", [])]]
+    assert uris and all(not set(u) & set(" \n\r<>\"") for u in uris), uris
 
 
 # ------------------------------------------------------------------------------------ the reporter
