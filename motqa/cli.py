@@ -96,6 +96,8 @@ def _gate_config(args: argparse.Namespace) -> Any:
     from motqa.config import load_settings
     from motqa.gate import GateConfig
 
+    if args.root is not None and not args.root.is_dir():  # said before anything runs or is written
+        raise UsageError(f"--root {args.root} is not a folder")
     settings = load_settings(args.config)
     fail_on = args.fail_on or settings.get("fail-on", "error")
     return GateConfig(
@@ -153,10 +155,7 @@ def _render(args: argparse.Namespace, result: Any) -> str:
     """The result in --format; sarif and github paths relative to --root when it is given."""
     from motqa.reporters import render
 
-    root = getattr(args, "root", None)
-    if root is not None and not root.is_dir():
-        raise UsageError(f"--root {root} is not a folder")
-    return render(args.format, result, root)
+    return render(args.format, result, getattr(args, "root", None))
 
 
 def cmd_validate(args: argparse.Namespace) -> Exit:

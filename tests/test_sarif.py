@@ -157,6 +157,10 @@ def test_output_file_and_one_sequence(make_demo, tmp_path: Path, capsys: pytest.
 def test_root_that_is_not_a_folder_exits_2(demo_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["validate", str(demo_root), "--format", "sarif", "--root", str(tmp_path / "nowhere")]) == 2
     assert "--root" in capsys.readouterr().err
+    # said before the gate runs: an ingest writes nothing
+    target = tmp_path / "ds"
+    assert run(["ingest", str(demo_root), str(target), "--root", str(tmp_path / "nowhere"), "-q"]) == 2
+    assert "is not a folder" in capsys.readouterr().err and not target.exists()
 
 
 def test_github_annotations_relative_to_root(make_demo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
