@@ -10,6 +10,7 @@ install:
 
 install-test:
 	$(PY) -m pip install -q -e '.[dev]'
+	npm ci --no-audit --no-fund --loglevel=error  # package.json: the SARIF Multitool for tests/test_sarif.py
 	bash .ci/install-system
 
 demo: install

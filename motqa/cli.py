@@ -46,6 +46,7 @@ def _gate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-shipped-expectations", dest="shipped_expectations", action="store_false", default=None,
                    help="do not run the suites shipped in motqa's expectations/")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress display")
+    p.add_argument("--root", type=Path, metavar="DIR", help="repository root: sarif and github paths relative to it")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", type=Path, metavar="FILE", help="also write the HTML QA report to FILE")
     _gate_options(p)
 
+    p = sub.add_parser("hook", help="pre-commit's entry: validate the sequences that changed files belong to")
+    p.add_argument("files", nargs="*", type=Path, help="changed gt/gt.txt, det/det.txt and seqinfo.ini files")
+    _gate_options(p)
+
     p = sub.add_parser("demo", help="write a synthetic MOT17-style download")
     p.add_argument("dir", type=Path, help="folder to create (must be empty or absent)")
     p.add_argument("--defect", choices=sorted(DEFECTS), help="plant one defect")
@@ -91,6 +96,8 @@ def _gate_config(args: argparse.Namespace) -> Any:
     from motqa.config import load_settings
     from motqa.gate import GateConfig
 
+    if args.root is not None and not args.root.is_dir():  # said before anything runs or is written
+        raise UsageError(f"--root {args.root} is not a folder")
     settings = load_settings(args.config)
     fail_on = args.fail_on or settings.get("fail-on", "error")
     return GateConfig(
@@ -144,16 +151,22 @@ def _emit(args: argparse.Namespace, text: str) -> None:
         sys.stdout.write(text)
 
 
+def _render(args: argparse.Namespace, result: Any) -> str:
+    """The result in --format; sarif and github paths relative to --root when it is given."""
+    from motqa.reporters import render
+
+    return render(args.format, result, getattr(args, "root", None))
+
+
 def cmd_validate(args: argparse.Namespace) -> Exit:
     from motqa.gate import run_gate
     from motqa.progress import Progress
-    from motqa.reporters import REPORTERS
     from motqa.sources.layout import discover
 
     cfg = _gate_config(args)
     observers = _report_observers(args)
     result = run_gate(discover(args.path), cfg, Progress.for_terminal(args.quiet), observers=observers)
-    _emit(args, REPORTERS[args.format](result))
+    _emit(args, _render(args, result))
     _write_report(args, result, observers)
     return Exit.OK if result.valid else Exit.FINDINGS
 
@@ -186,7 +199,6 @@ def cmd_ingest(args: argparse.Namespace) -> Exit:
     from motqa.deeplake.write import check_target
     from motqa.ingest import ingest
     from motqa.progress import Progress
-    from motqa.reporters import REPORTERS
     from motqa.storage import parse_target
 
     target = parse_target(args.dataset, args.endpoint_url)
@@ -201,7 +213,7 @@ def cmd_ingest(args: argparse.Namespace) -> Exit:
     observers = _report_observers(args)
     outcome = ingest(args.source, target, cfg, overwrite=args.overwrite, progress=Progress.for_terminal(args.quiet),
                      observers=observers)
-    _emit(args, REPORTERS[args.format](outcome.result))
+    _emit(args, _render(args, outcome.result))
     _write_report(args, outcome.result, observers, {"target": str(target), "outcome": outcome.status,
                                                     "dataset": outcome.detail})
     if outcome.error is not None:
@@ -218,15 +230,30 @@ def cmd_audit(args: argparse.Namespace) -> Exit:
     from motqa.deeplake.read import open_stored, parse_columns
     from motqa.gate import run_gate
     from motqa.progress import Progress
-    from motqa.reporters import REPORTERS
 
     columns = parse_columns(args.columns) if args.columns is not None else None
     cfg = _gate_config(args)
     observers = _report_observers(args)
     result = run_gate(open_stored(args.dataset, columns, args.endpoint_url), cfg, Progress.for_terminal(args.quiet),
                       observers=observers)
-    _emit(args, REPORTERS[args.format](result))
+    _emit(args, _render(args, result))
     _write_report(args, result, observers)
+    return Exit.OK if result.valid else Exit.FINDINGS
+
+
+def cmd_hook(args: argparse.Namespace) -> Exit:
+    """The sequences of the changed files, annotations only unless --images says otherwise (a commit
+    hook cannot decode every frame): exit codes as validate."""
+    from motqa.gate import run_gate
+    from motqa.progress import Progress
+    from motqa.sources.changed import changed_sequences
+
+    args.images = args.images or "skip"
+    ds, other = changed_sequences(args.files)
+    for file in other:
+        print(f"motqa: {file} is not a seqinfo.ini, gt/gt.txt or det/det.txt: not checked", file=sys.stderr)
+    result = run_gate(ds, _gate_config(args), Progress.for_terminal(args.quiet))
+    _emit(args, _render(args, result))
     return Exit.OK if result.valid else Exit.FINDINGS
 
 
@@ -267,7 +294,7 @@ def cmd_checks(args: argparse.Namespace) -> Exit:
 
 
 COMMANDS = {"validate": cmd_validate, "ingest": cmd_ingest, "audit": cmd_audit, "demo": cmd_demo,
-            "checks": cmd_checks}
+            "checks": cmd_checks, "hook": cmd_hook}
 
 
 def run(argv: Sequence[str] | None = None) -> int:
