@@ -33,6 +33,7 @@ class GateConfig:
     severity: dict[str, Severity] = field(default_factory=dict)  # check id or pattern -> its severity here
     benchmark: str | None = None  # a profile name that overrides recognition (--benchmark)
     needs_frames: bool = False  # ingest: a sequence without an image folder cannot be stored
+    results: bool = False  # `motqa results`: the result-* checks only (and only there)
 
     def __post_init__(self) -> None:
         if self.benchmark is not None:
@@ -47,6 +48,8 @@ class GateConfig:
         return Plan.make(self.wants, self.images, self.severity)
 
     def wants(self, check: str) -> bool:
+        if check.startswith("result-") != self.results:
+            return False
         if self.select is not None and not any(fnmatchcase(check, p) for p in self.select):
             return False
         return not any(fnmatchcase(check, p) for p in self.ignore)
