@@ -28,7 +28,8 @@ def _result(seq: Sequence) -> Annotations | None:
 def _place(seq: Sequence, ann: Annotations, i: int) -> Place:
     """Where row `i` (a position) of the result is: file, line, frame and id."""
     r = ann.rows
-    return Place(seq.label, ann.file, int(r.index[i]), int(r["frame"].iat[i]), int(r["id"].iat[i]))
+    return Place(seq.label, ann.file, int(r.index.to_numpy()[i]), int(r["frame"].to_numpy()[i]),
+                 int(r["id"].to_numpy()[i]))
 
 
 def _rows(check_id: str, message: Callable[[int], str], seq: Sequence, ann: Annotations,
@@ -51,8 +52,7 @@ def result_rows(seq: Sequence, ids: frozenset[str], options: Options) -> list[Fi
     out: list[Finding] = []
     low = frame < 1
     first, last = int(frame.min()), int(frame.max())
-    zero_based = first == 0 and (length is None or last < length)
-    if zero_based:
+    if _zero_based(frame, length):
         if "result-zero-based" in ids:
             at = int(np.flatnonzero(frame == 0)[0])
             span = f" of seqLength {length}" if length is not None else ""
@@ -83,6 +83,12 @@ def result_rows(seq: Sequence, ids: frozenset[str], options: Options) -> list[Fi
         out += _rows("result-class", lambda i: f"field 8 is {cls[i]:g}: TrackEval reads it as the class and "
                      "scores pedestrians (1) only; write -1", seq, ann, np.flatnonzero(cls > 1))
     return out
+
+
+def _zero_based(frame: np.ndarray, length: int | None) -> bool:
+    """Whether the file counts frames from 0: its first frame is 0 and, shifted by one, every
+    frame is within seqLength (a 1-based file with one stray frame 0 is a frame-range error)."""
+    return bool(frame.min() == 0 and (length is None or frame.max() < length))
 
 
 @check("result-box-outside")
@@ -122,8 +128,8 @@ def result_tracks(seq: Sequence, ids: frozenset[str], options: Options) -> list[
             out += _duplicates(seq, ann, order, f, t)
         if "result-id-reused" in ids:
             out += _reused(seq, ann, order, f, t)
-    if "result-frames-empty" in ids:
-        out += _unanswered(seq, ann, frame)
+    if "result-frames-empty" in ids and not _zero_based(frame, seq.info.seq_length):
+        out += _unanswered(seq, ann, frame)  # a 0-based file misses gt's last frame: result-zero-based says why
     return out
 
 
@@ -172,5 +178,6 @@ def _unanswered(seq: Sequence, ann: Annotations, frame: np.ndarray) -> list[Find
     shown = ", ".join(f"{r[0]}" if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs[:5])
     more = f" and {len(runs) - 5} more runs" if len(runs) > 5 else ""
     what = f"{len(empty)} frames" if len(empty) > 1 else "1 frame"
-    return [finding("result-frames-empty", f"no result box in {what} where gt has boxes (frames {shown}{more})",
+    which = f"frames {shown}{more}" if len(empty) > 1 else f"frame {shown}"
+    return [finding("result-frames-empty", f"no result box in {what} where gt has boxes ({which})",
                     Place(seq.label, ann.file, frame=int(empty[0])))]

@@ -20,13 +20,14 @@ import numpy as np
 
 from motqa.errors import UsageError
 from motqa.findings import finding, severity_of
-from motqa.model import Annotations, Finding, Frames, MotDataset, Place, SeqInfo, Sequence, SequenceRef
+from motqa.model import Finding, Frames, MotDataset, Place, SeqInfo, Sequence, SequenceRef
 from motqa.profiles import profile, published
 from motqa.sources.layout import discover, shown
 from motqa.sources.mot_files import MAX_TABLE_BYTES, parse_annotations
 
 SPLITS = ("train", "test", "all")
 MAX_DEPTH = 3  # folders below RESULTS looked into (a zip's data/ or <TRACKER>/data/)
+TOO_LARGE = f"is larger than the {MAX_TABLE_BYTES // 2**20} MiB motqa reads"
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ def _file_reader(p: Path) -> Callable[[], bytes | str]:
             if not p.is_file():
                 return "is not a regular file"
             if p.stat().st_size > MAX_TABLE_BYTES:
-                return f"is larger than the {MAX_TABLE_BYTES // 2**20} MiB motqa reads"
+                return TOO_LARGE
             return p.read_bytes()
         except OSError as e:
             return f"cannot be read: {e.strerror or e}"
@@ -156,8 +157,8 @@ def _file_reader(p: Path) -> Callable[[], bytes | str]:
 
 def _member_reader(zip_path: Path, info: zipfile.ZipInfo) -> Callable[[], bytes | str]:
     def read() -> bytes | str:
-        if info.file_size > MAX_TABLE_BYTES:
-            return f"is larger than the {MAX_TABLE_BYTES // 2**20} MiB motqa reads"
+        if info.file_size > MAX_TABLE_BYTES:  # the size the zip states; the read below is capped too
+            return TOO_LARGE
         try:
             with zipfile.ZipFile(zip_path) as zf, zf.open(info) as f:
                 data = f.read(MAX_TABLE_BYTES + 1)
@@ -165,7 +166,7 @@ def _member_reader(zip_path: Path, info: zipfile.ZipInfo) -> Callable[[], bytes 
             return f"does not decompress: {e}"
         except RuntimeError as e:  # an encrypted member
             return f"cannot be read: {e}"
-        return data if len(data) <= MAX_TABLE_BYTES else f"is larger than the {MAX_TABLE_BYTES // 2**20} MiB motqa reads"
+        return data if len(data) <= MAX_TABLE_BYTES else TOO_LARGE
     return read
 
 
