@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import os
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
@@ -162,7 +163,7 @@ def _member_reader(zip_path: Path, info: zipfile.ZipInfo) -> Callable[[], bytes 
         try:
             with zipfile.ZipFile(zip_path) as zf, zf.open(info) as f:
                 data = f.read(MAX_TABLE_BYTES + 1)
-        except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError) as e:
+        except (zipfile.BadZipFile, zlib.error, OSError, ValueError, NotImplementedError, EOFError) as e:
             return f"does not decompress: {e}"
         except RuntimeError as e:  # an encrypted member
             return f"cannot be read: {e}"
