@@ -78,6 +78,8 @@ class SequenceSummary:
     boxes_per_frame_mean: float | None = None  # gt boxes per annotated frame
     boxes_per_frame_max: int | None = None
     image_folder: bool = True  # False for an annotations-only sequence (TrackEval's gt folders)
+    result_boxes: int | None = None  # `motqa results`: the result file's rows and ids (None elsewhere)
+    result_ids: int | None = None
 
     @classmethod
     def of(cls, seq: Sequence) -> SequenceSummary:
@@ -93,6 +95,8 @@ class SequenceSummary:
             out.boxes_per_frame_mean = float(per_frame.mean())
             out.boxes_per_frame_max = int(per_frame.max())
         out.image_folder = seq.frames.folder
+        if seq.result is not None:
+            out.result_boxes, out.result_ids = len(seq.result), int(seq.result.rows["id"].nunique())
         return out
 
     def as_dict(self) -> dict[str, Any]:

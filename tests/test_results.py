@@ -422,6 +422,24 @@ def test_output_options_and_fail_on(gt_and_results: tuple[Path, Path], tmp_path:
     assert "result-extra" in capsys.readouterr().out
 
 
+def test_a_comma_at_the_end_of_each_line_is_what_trackeval_reads(gt_and_results: tuple[Path, Path],
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    gt, data = gt_and_results
+    p = data / "DEMO-01.txt"
+    write_lines(p, [line + "," for line in lines_of(p)])
+    assert lint(data, "--gt", str(gt), capsys=capsys) == (0, [])
+    write_lines(p, [line + ",x" for line in lines_of(p)])
+    assert {f["check"] for f in lint(data, "--gt", str(gt), capsys=capsys)[1]} == {"result-malformed"}
+
+
+def test_the_json_counts_the_result_rows(gt_and_results: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    gt, data = gt_and_results
+    assert run(["results", str(data), "--gt", str(gt), "--format", "json", "-q"]) == 0
+    sequences = {s["label"]: s for s in json.loads(capsys.readouterr().out)["sequences"]}
+    rows = len(lines_of(data / "DEMO-01.txt"))
+    assert (sequences["train/DEMO-01"]["result_boxes"], sequences["train/DEMO-01"]["result_ids"]) == (rows, 8)
+
+
 def test_result_checks_run_only_in_results() -> None:
     assert not any(c.startswith("result-") for c in GateConfig().plan().selected)
     chosen = GateConfig(results=True).plan().selected

@@ -243,6 +243,17 @@ def _misnamed_or_extra(entry: Entry, missing: list[str], by_name: dict[str, Expe
                    f"copy: did you mean {names}? (the server wants each of them)", Place(file=entry.path))
 
 
+def _without_trailing_commas(data: bytes) -> bytes:
+    """The bytes without a comma at the end of each line, where the first line ends in one: some
+    trackers write `...,-1,-1,-1,`, which TrackEval reads (it drops an empty last field). Only the
+    bytes in memory change; the line numbers stay."""
+    first = data[:4096].splitlines()[:1]
+    if not first or not first[0].rstrip().endswith(b","):
+        return data
+    data = data.replace(b",\r\n", b"\r\n").replace(b",\n", b"\n")
+    return data[:-1] if data.endswith(b",") else data
+
+
 def _loader(expected: Expected, entry: Entry) -> Callable[[], Sequence]:
     def load() -> Sequence:
         seq = expected.load()
@@ -255,7 +266,7 @@ def _loader(expected: Expected, entry: Entry) -> Callable[[], Sequence]:
         if not data.strip():
             seq.findings.append(finding("result-empty", f"{entry.base} is empty: no box for the sequence, every "
                                         "gt box counts as missed", where))
-        ann, found = parse_annotations(data, "result", seq.label, entry.path)
+        ann, found = parse_annotations(_without_trailing_commas(data), "result", seq.label, entry.path)
         seq.result = ann
         # every problem of reading a result is one id: the gt parser's ids are validate's
         seq.findings += [f if f.check == "result-malformed" else
