@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -207,6 +208,26 @@ def test_a_zip_and_a_folder_give_the_same_findings(name: str, gt_and_results: tu
     assert from_zip == from_folder and from_folder
 
 
+def test_trackeval_layout(gt_and_results: tuple[Path, Path], tmp_path: Path,
+                         capsys: pytest.CaptureFixture[str]) -> None:
+    """TrackEval's data/gt/mot_challenge/<BENCH>-train/<SEQ>/{seqinfo.ini, gt/gt.txt} (no frames)
+    and data/trackers/mot_challenge/<BENCH>-train/<TRACKER>/data/<SEQ>.txt."""
+    gt, data = gt_and_results
+    te_gt = tmp_path / "TrackEval" / "data" / "gt" / "mot_challenge" / "DEMO-train"
+    for seq in ("DEMO-01", "DEMO-02"):
+        (te_gt / seq / "gt").mkdir(parents=True)
+        shutil.copy(gt / "train" / seq / "seqinfo.ini", te_gt / seq / "seqinfo.ini")
+        shutil.copy(gt / "train" / seq / "gt" / "gt.txt", te_gt / seq / "gt" / "gt.txt")
+    tracker = tmp_path / "TrackEval" / "data" / "trackers" / "mot_challenge" / "DEMO-train" / "MyTracker" / "data"
+    tracker.mkdir(parents=True)
+    for seq in ("DEMO-01", "DEMO-02"):
+        shutil.copy(data / f"{seq}.txt", tracker / f"{seq}.txt")
+    assert lint(tracker, "--gt", str(tmp_path / "TrackEval" / "data" / "gt"), capsys=capsys) == (0, [])
+    past_length(tracker)
+    code, findings = lint(tracker, "--gt", str(tmp_path / "TrackEval" / "data" / "gt"), capsys=capsys)
+    assert code == 1 and only(findings, "result-frame-range")["sequence"] == "mot_challenge/DEMO-train/DEMO-01"
+
+
 def test_files_inside_a_folder_of_the_zip(gt_and_results: tuple[Path, Path], tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     gt, data = gt_and_results
@@ -236,7 +257,7 @@ def test_zip_members_not_text_and_duplicated(gt_and_results: tuple[Path, Path], 
         zf.writestr("old/DEMO-01.txt", "1,0,1,1,5,5,1,-1,-1,-1\n")
     code, findings = lint(target, "--gt", str(gt), capsys=capsys)
     by_check = {f["check"]: f for f in findings}
-    assert set(by_check) == {"result-not-text", "result-duplicate", "result-in-folder"}, findings
+    assert set(by_check) == {"result-not-text", "result-duplicate"}, findings  # no in-folder on top
     assert by_check["result-not-text"]["file"] == "notes.json"
     assert by_check["result-duplicate"]["file"] == "old/DEMO-01.txt"
     assert "the first is DEMO-01.txt" in by_check["result-duplicate"]["message"]

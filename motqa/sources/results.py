@@ -192,14 +192,15 @@ def open_results(path: Path, expected: list[Expected]) -> MotDataset:
             continue
         stem = entry.base[:-4]
         known = by_name.get(stem)
+        if known is not None and stem in claimed:  # said once, as a duplicate (root files come first)
+            ds.findings.append(finding("result-duplicate", f"a second file for {stem} (the first is "
+                                       f"{claimed[stem].path}); only the first was checked",
+                                       Place(known.label, entry.path)))
+            continue
         if entry.folder:
             in_folder.setdefault(entry.folder, []).append((entry, known.label if known else None))
         if known is None:
             unmatched.append(entry)
-        elif stem in claimed:
-            ds.findings.append(finding("result-duplicate", f"a second file for {stem} (the first is "
-                                       f"{claimed[stem].path}); only the first was checked",
-                                       Place(known.label, entry.path)))
         else:
             claimed[stem] = entry
     for folder, members in in_folder.items():
