@@ -488,3 +488,73 @@ def test_an_id_back_after_long_absence_is_info(gt_and_results: tuple[Path, Path]
     found = only(findings, "result-id-reused")
     assert code == 0 and (found["line"], found["frame"], found["track_id"]) == (3, 300, 4)
     assert "after 199 frames away (last seen at frame 100)" in found["message"]
+
+
+# ------------------------------------------------------------------------ the catalog's examples
+
+
+def filler(n: int, ids: int = 1, start: int = 1) -> list[str]:
+    """`n` valid rows: ids 100.. each in every frame from `start`, so no id leaves and returns."""
+    return [f"{start + k // ids},{100 + k % ids},10.0,10.0,50.0,100.0,0.9,-1,-1,-1" for k in range(n)]
+
+
+def rows(lines: list[str], name: str = "MOT17-02-FRCNN") -> Callable[[Path], Path]:
+    """A plant that writes `lines` as the sequence's result file."""
+    def plant(folder: Path) -> Path:
+        write_lines(folder / f"{name}.txt", lines)
+        return folder
+    return plant
+
+
+def drop_dpm(folder: Path) -> Path:
+    (folder / "MOT17-02-DPM.txt").unlink()
+    return folder
+
+
+def undetectored(folder: Path) -> Path:
+    for d in ("DPM", "FRCNN", "SDP"):
+        (folder / f"MOT17-02-{d}.txt").unlink()
+    write_lines(folder / "MOT17-02.txt", ["1,0,1,1,5,5,1,-1,-1,-1"])
+    return folder
+
+
+def cut_zip(folder: Path) -> Path:
+    whole = zip_folder(folder, folder.parent / "results.zip").read_bytes()
+    (folder.parent / "cut.zip").write_bytes(whole[:2000])
+    return folder.parent / "cut.zip"
+
+
+ROW = "1.0,1.0,9.0,9.0,0.9,-1,-1,-1"
+EXAMPLES: dict[str, Callable[[Path], Path]] = {
+    "result-zero-based": rows([f"{f},0,{ROW}" for f in range(600)]),
+    "result-frame-range": rows([*filler(309), "601,4,912.3,484.1,97.5,109.2,0.9,-1,-1,-1"]),
+    "result-duplicate-id": rows([*filler(39), f"5,8,{ROW}", f"5,8,{ROW}"]),
+    "result-id-reused": rows([*[f"{f},3,{ROW}" for f in range(1, 41)], *filler(2770, ids=10), f"420,3,{ROW}"]),
+    "result-box-outside": rows([*filler(21), "4,2,2100.0,300.0,50.0,100.0,0.8,-1,-1,-1"]),
+    "result-class": rows([*filler(11), "3,7,10.0,20.0,30.0,60.0,0.9,3,-1,-1"]),
+    "result-box-size": rows([*filler(3), "1,3,500.0,300.0,0.0,80.0,0.8,-1,-1,-1"]),
+    "result-id-negative": rows([*filler(8), "2,-1,100.0,200.0,40.0,90.0,0.7,-1,-1,-1"]),
+    "result-malformed": rows([*filler(6), "3,12,nan,55.1,40.2,80.0,0.9,-1,-1,-1"]),
+    "result-empty": rows([], "MOT17-05-FRCNN"),
+    "result-missing": drop_dpm,
+    "result-misnamed": undetectored,
+    "result-extra": rows(["1,0,1,1,5,5,1,-1,-1,-1"], "MOT20-01"),
+    "result-in-folder": lambda folder: zip_folder(folder, folder.parent / "results.zip", "data/"),
+    "result-unreadable": cut_zip,
+}
+
+
+@pytest.mark.parametrize("cid", EXAMPLES)
+def test_result_examples_are_what_motqa_prints(cid: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The catalog's example finding of each result check is the line motqa prints for it."""
+    from motqa.catalog import CHECKS
+    from tests.test_catalog import finding_lines
+
+    mot17_folder(tmp_path / "data", "train")
+    target = EXAMPLES[cid](tmp_path / "data")
+    run(["results", str(target), "--benchmark", "MOT17", "--split", "train", "-q"])
+    printed = capsys.readouterr().out.splitlines()
+    quoted = [line for line, _, check in finding_lines(CHECKS[cid].example) if check == cid]
+    assert quoted
+    for line in quoted:
+        assert line in printed, "\n".join(printed)
