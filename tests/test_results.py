@@ -264,6 +264,20 @@ def test_zip_members_not_text_and_duplicated(gt_and_results: tuple[Path, Path], 
     assert code == 1
 
 
+def test_a_macos_zip_is_one_not_text_finding(gt_and_results: tuple[Path, Path], tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """macOS's Archive Utility adds __MACOSX/._NAME for every file: one folded finding, no extras."""
+    gt, data = gt_and_results
+    target = zip_folder(data, tmp_path / "sub.zip")
+    with zipfile.ZipFile(target, "a") as zf:
+        for n in range(12):
+            zf.writestr(f"__MACOSX/._SEQ-{n}.txt", b"\x00\x05\x16\x07")
+        zf.writestr("._DEMO-01.txt", b"\x00\x05\x16\x07")
+    code, findings = lint(target, "--gt", str(gt), capsys=capsys)
+    found = only(findings, "result-not-text")
+    assert code == 0 and found["count"] == 13 and found["file"] == "._DEMO-01.txt"
+
+
 def test_the_same_name_twice_in_a_zip(gt_and_results: tuple[Path, Path], tmp_path: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     gt, data = gt_and_results

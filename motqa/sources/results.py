@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from motqa.errors import UsageError
-from motqa.findings import finding, severity_of
+from motqa.findings import FOLD_AT, finding, many, severity_of
 from motqa.model import Finding, Frames, MotDataset, Place, SeqInfo, Sequence, SequenceRef
 from motqa.profiles import profile, published
 from motqa.sources.layout import discover, shown
@@ -185,10 +185,10 @@ def open_results(path: Path, expected: list[Expected]) -> MotDataset:
     claimed: dict[str, Entry] = {}
     unmatched: list[Entry] = []
     in_folder: dict[str, list[tuple[Entry, str | None]]] = {}
+    not_text: list[Entry] = []
     for entry in entries:
-        if not entry.base.lower().endswith(".txt") or entry.path.startswith("__MACOSX/"):
-            ds.findings.append(finding("result-not-text", f"{entry.path} is not a .txt result file; servers read "
-                                       "only <SEQ>.txt", Place(file=entry.path)))
+        if not entry.base.lower().endswith(".txt") or _macos_copy(entry):
+            not_text.append(entry)
             continue
         stem = entry.base[:-4]
         known = by_name.get(stem)
@@ -203,6 +203,12 @@ def open_results(path: Path, expected: list[Expected]) -> MotDataset:
             unmatched.append(entry)
         else:
             claimed[stem] = entry
+    if not_text:
+        places = [Place(file=e.path) for e in not_text]
+        message = f"{not_text[0].path} is not a .txt result file; servers read only <SEQ>.txt"
+        ds.findings += ([finding("result-not-text", f"{e.path} is not a .txt result file; servers read only "
+                                 "<SEQ>.txt", p) for e, p in zip(not_text, places, strict=True)]
+                        if len(not_text) <= FOLD_AT else [many("result-not-text", message, places, len(not_text))])
     for folder, members in in_folder.items():
         first, label = members[0]
         n = len(members)
@@ -222,6 +228,12 @@ def open_results(path: Path, expected: list[Expected]) -> MotDataset:
         if e.name in claimed:
             ds.sequences.append(SequenceRef(e.name, e.split, _loader(e, claimed[e.name])))
     return ds
+
+
+def _macos_copy(entry: Entry) -> bool:
+    """macOS's resource forks that its zip tool adds (__MACOSX/, ._NAME): not results, whatever
+    their extension."""
+    return entry.path.startswith("__MACOSX/") or entry.base.startswith("._")
 
 
 def _misnamed_or_extra(entry: Entry, missing: list[str], by_name: dict[str, Expected], claimed: dict[str, Entry],
