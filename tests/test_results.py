@@ -455,6 +455,10 @@ def test_output_options_and_fail_on(gt_and_results: tuple[Path, Path], tmp_path:
     capsys.readouterr()
     assert run(["results", str(data), "--gt", str(gt), "-q", "--format", "github"]) == 0
     assert "result-extra" in capsys.readouterr().out
+    duplicate_id(data)
+    assert run(["results", str(data), "--gt", str(gt), "-q", "--format", "github"]) == 1
+    annotation = next(line for line in capsys.readouterr().out.splitlines() if "result-duplicate-id" in line)
+    assert annotation.startswith(f"::error file={data / 'DEMO-02.txt'},line=")  # the result file, not the gt
 
 
 def test_a_comma_at_the_end_of_each_line_is_what_trackeval_reads(gt_and_results: tuple[Path, Path],

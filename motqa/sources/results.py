@@ -224,9 +224,10 @@ def open_results(path: Path, expected: list[Expected]) -> MotDataset:
         if e.name not in claimed and e.name not in explained:
             ds.findings.append(finding("result-missing", f"no result file for {e.name} (expected {e.name}.txt)",
                                        Place(e.label, f"{e.name}.txt")))
+    result_dir = path if kind == "results-folder" else None
     for e in expected:
         if e.name in claimed:
-            ds.sequences.append(SequenceRef(e.name, e.split, _loader(e, claimed[e.name])))
+            ds.sequences.append(SequenceRef(e.name, e.split, _loader(e, claimed[e.name], result_dir)))
     return ds
 
 
@@ -267,10 +268,13 @@ def _without_trailing_commas(data: bytes) -> bytes:
     return data[:-1] if data.endswith(b",") else data
 
 
-def _loader(expected: Expected, entry: Entry) -> Callable[[], Sequence]:
+def _loader(expected: Expected, entry: Entry, folder: Path | None) -> Callable[[], Sequence]:
     def load() -> Sequence:
         seq = expected.load()
         seq.findings = []  # the gt's own findings are `motqa validate`'s business
+        # where the findings' files are (reporters join it with Place.file): the result folder; a
+        # zip's members have no path of their own
+        seq.path = folder
         where = Place(seq.label, entry.path)
         data = entry.read()
         if isinstance(data, str):
