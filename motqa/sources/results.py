@@ -203,19 +203,7 @@ def open_results(path: Path, expected: list[Expected]) -> MotDataset:
             unmatched.append(entry)
         else:
             claimed[stem] = entry
-    if not_text:
-        places = [Place(file=e.path) for e in not_text]
-        message = f"{not_text[0].path} is not a .txt result file; servers read only <SEQ>.txt"
-        ds.findings += ([finding("result-not-text", f"{e.path} is not a .txt result file; servers read only "
-                                 "<SEQ>.txt", p) for e, p in zip(not_text, places, strict=True)]
-                        if len(not_text) <= FOLD_AT else [many("result-not-text", message, places, len(not_text))])
-    for folder, members in in_folder.items():
-        first, label = members[0]
-        n = len(members)
-        listed = ", ".join(e.path for e, _ in members[:2]) + (", ..." if n > 2 else "")
-        what = f"{n} result files are" if n > 1 else "a result file is"
-        ds.findings.append(finding("result-in-folder", f"{what} in folder {folder}/, not in the root: the server "
-                                   f"finds none of them ({listed})", Place(label, first.path)))
+    ds.findings += _not_text(not_text) + _in_folders(in_folder)
     explained: set[str] = set()
     for entry in unmatched:
         missing = [e.name for e in expected if e.name not in claimed and e.name not in explained]
@@ -229,6 +217,31 @@ def open_results(path: Path, expected: list[Expected]) -> MotDataset:
         if e.name in claimed:
             ds.sequences.append(SequenceRef(e.name, e.split, _loader(e, claimed[e.name], result_dir)))
     return ds
+
+
+def _not_text(entries: list[Entry]) -> list[Finding]:
+    """One finding per file that is not a result; one for all when there are many (a macOS zip
+    holds a ._NAME for every file)."""
+    if not entries:
+        return []
+    places = [Place(file=e.path) for e in entries]
+    messages = [f"{e.path} is not a .txt result file; servers read only <SEQ>.txt" for e in entries]
+    if len(entries) > FOLD_AT:
+        return [many("result-not-text", messages[0], places, len(entries))]
+    return [finding("result-not-text", m, p) for m, p in zip(messages, places, strict=True)]
+
+
+def _in_folders(in_folder: dict[str, list[tuple[Entry, str | None]]]) -> list[Finding]:
+    """One finding per folder that holds result files (the server reads the zip's root only)."""
+    out = []
+    for folder, members in in_folder.items():
+        first, label = members[0]
+        n = len(members)
+        listed = ", ".join(e.path for e, _ in members[:2]) + (", ..." if n > 2 else "")
+        what = f"{n} result files are" if n > 1 else "a result file is"
+        out.append(finding("result-in-folder", f"{what} in folder {folder}/, not in the root: the server finds "
+                           f"none of them ({listed})", Place(label, first.path)))
+    return out
 
 
 def _macos_copy(entry: Entry) -> bool:
