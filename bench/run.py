@@ -27,7 +27,7 @@ BASELINES = HERE / "baselines"
 PY = sys.executable
 MOTQA = [PY, "-m", "motqa"]
 GIB = 1024**3
-FIGURES = ("annotations", "images", "parallel", "ingest", "memory", "scaling")
+FIGURES = ("annotations", "images", "parallel", "ingest", "memory", "scaling", "results")
 
 
 @dataclass
@@ -272,6 +272,41 @@ class Bench:
         if t2 > t1:
             out[1].note += f"; increments (x4-x2)/(x2-x1) = {(t4 - t2) / (t2 - t1):.2f} (2 is linear)"
         return out
+
+
+    def results(self) -> list[Figure]:
+        """motqa results on MOT20-size tracker output (the gt as a perfect tracker's result) vs
+        validate --images skip on the same gt, in one session."""
+        root = self.dataset("MOT20")
+        folder = result_folder(root)
+        self.log("results: motqa results --gt vs validate --images skip on MOT20 gt")
+        m, base = self.measure(Job("motqa results --gt", [*MOTQA, "results", str(folder), "--gt", str(root),
+                                                          "--quiet"]),
+                               self.validate(root, "skip"), repeat=self.repeat)
+        return [ratio_figure("results vs validate", "MOT20 results", m, base, 2.0,
+                             "1.3M result rows (gt with ids from 0, frame order), read with the gt they answer")]
+
+
+def result_folder(root: Path) -> Path:
+    """A tracker's result folder for the generated gt under `root` (cached beside it): every gt
+    row as a result row, id shifted to count from 0, in frame order, 10 fields as floats."""
+    import numpy as np
+    import pandas as pd
+
+    out, done = root.parent / f"{root.name}-results", root.parent / f"{root.name}-results.complete"
+    if done.is_file():
+        return out
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    for gt in sorted(root.glob("train/*/gt/gt.txt")):
+        rows = pd.read_csv(gt, header=None).to_numpy()
+        rows = rows[np.lexsort((rows[:, 1], rows[:, 0]))]
+        result = pd.DataFrame({"frame": rows[:, 0].astype(int), "id": rows[:, 1].astype(int) - 1,
+                               "left": rows[:, 2], "top": rows[:, 3], "width": rows[:, 4], "height": rows[:, 5],
+                               "conf": 1.0, "x": -1, "y": -1, "z": -1})
+        result.to_csv(out / f"{gt.parent.parent.name}.txt", header=False, index=False, float_format="%.2f")
+    done.write_text("")  # beside the folder: a file in it would be a result-not-text finding
+    return out
 
 
 def _memory_figure(name: str, m: Measured, base: Measured, note: str) -> Figure:

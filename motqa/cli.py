@@ -25,15 +25,18 @@ def _csv_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def _gate_options(p: argparse.ArgumentParser) -> None:
+def _gate_options(p: argparse.ArgumentParser, dataset: bool = True) -> None:
+    """The gate's options; `dataset`: also those that read a dataset's frames and suites (not
+    `motqa results`, which reads result files)."""
     from motqa.imaging import MODES
     from motqa.reporters import REPORTERS
 
     p.add_argument("--format", choices=sorted(REPORTERS), default="text", help="output format (default text)")
     p.add_argument("--output", "-o", type=Path, help="write the output to this file instead of stdout")
-    p.add_argument("--images", choices=MODES, help="decode every frame (default), read headers only, or skip")
-    p.add_argument("--benchmark", metavar="NAME", help="check every sequence under this benchmark's profile "
-                   "(MOT15, MOT16, MOT17, MOT20, HT21, DanceTrack, SportsMOT, generic) instead of recognising it")
+    if dataset:
+        p.add_argument("--images", choices=MODES, help="decode every frame (default), read headers only, or skip")
+        p.add_argument("--benchmark", metavar="NAME", help="check every sequence under this benchmark's profile "
+                       "(MOT15, MOT16, MOT17, MOT20, HT21, DanceTrack, SportsMOT, generic) instead of recognising it")
     p.add_argument("--select", type=_csv_list, action="extend",
                    help="run only these check ids (comma-separated, globs allowed)")
     p.add_argument("--ignore", type=_csv_list, action="extend", help="do not run these check ids")
@@ -41,10 +44,11 @@ def _gate_options(p: argparse.ArgumentParser) -> None:
                    help="report a check (or glob) at another severity, e.g. track-gap=warning (repeatable)")
     p.add_argument("--fail-on", choices=["error", "warning", "info"], help="lowest severity that fails (default error)")
     p.add_argument("--config", type=Path, help="pyproject.toml to read [tool.motqa] from (default ./pyproject.toml)")
-    p.add_argument("--expectations", type=Path, action="append", metavar="DIR",
-                   help="also run the Great Expectations suites (*.json) in DIR (repeatable)")
-    p.add_argument("--no-shipped-expectations", dest="shipped_expectations", action="store_false", default=None,
-                   help="do not run the suites shipped in motqa's expectations/")
+    if dataset:
+        p.add_argument("--expectations", type=Path, action="append", metavar="DIR",
+                       help="also run the Great Expectations suites (*.json) in DIR (repeatable)")
+        p.add_argument("--no-shipped-expectations", dest="shipped_expectations", action="store_false", default=None,
+                       help="do not run the suites shipped in motqa's expectations/")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress display")
     p.add_argument("--root", type=Path, metavar="DIR", help="repository root: sarif and github paths relative to it")
 
@@ -81,6 +85,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("hook", help="pre-commit's entry: validate the sequences that changed files belong to")
     p.add_argument("files", nargs="*", type=Path, help="changed gt/gt.txt, det/det.txt and seqinfo.ini files")
     _gate_options(p)
+
+    p = sub.add_parser("results", help="check a tracker's result files (a folder of <SEQ>.txt or a submission zip) "
+                       "before TrackEval or an evaluation server sees them")
+    p.add_argument("results", type=Path, help="a folder of <SEQ>.txt (TrackEval's <TRACKER>/data/) or a .zip")
+    p.add_argument("--gt", type=Path, metavar="PATH", help="the sequences to answer: a benchmark root, split or "
+                   "TrackEval gt folder (seqLength, size and gt rows from there)")
+    p.add_argument("--benchmark", metavar="NAME", help="the sequences to answer from this benchmark's profile and "
+                   "published facts (with --split), where no gt is at hand")
+    p.add_argument("--split", choices=["train", "test", "all"], help="with --benchmark: the split the results "
+                   "answer (all: train and test, as MOTChallenge's server wants them)")
+    _gate_options(p, dataset=False)
 
     p = sub.add_parser("demo", help="write a synthetic MOT17-style download")
     p.add_argument("dir", type=Path, help="folder to create (must be empty or absent)")
@@ -257,6 +272,30 @@ def cmd_hook(args: argparse.Namespace) -> Exit:
     return Exit.OK if result.valid else Exit.FINDINGS
 
 
+def cmd_results(args: argparse.Namespace) -> Exit:
+    """The result-* checks on a tracker's files, matched with the sequences of --gt or of
+    --benchmark/--split: exit codes as validate. The files are only read."""
+    from motqa.gate import run_gate
+    from motqa.progress import Progress
+    from motqa.sources.results import expected_from_benchmark, expected_from_gt, open_results
+
+    if (args.gt is None) == (args.benchmark is None):
+        raise UsageError("say which sequences the results answer: --gt PATH, or --benchmark NAME --split SPLIT")
+    if args.benchmark is not None and args.split is None:
+        raise UsageError("--benchmark needs --split (train, test or all)")
+    if args.gt is not None and args.split is not None:
+        raise UsageError("--split goes with --benchmark; --gt PATH is the split itself")
+    expected = expected_from_gt(args.gt) if args.gt is not None else expected_from_benchmark(args.benchmark,
+                                                                                             args.split)
+    # header: a frame size nothing states may come from the gt's first frame; no suite reads results
+    args.images, args.expectations, args.shipped_expectations = "header", [], False
+    cfg = _gate_config(args)
+    cfg.results = True
+    result = run_gate(open_results(args.results, expected), cfg, Progress.for_terminal(args.quiet))
+    _emit(args, _render(args, result))
+    return Exit.OK if result.valid else Exit.FINDINGS
+
+
 def cmd_demo(args: argparse.Namespace) -> Exit:
     from motqa.demo import default_sequences, write_demo
 
@@ -293,8 +332,8 @@ def cmd_checks(args: argparse.Namespace) -> Exit:
     return Exit.OK
 
 
-COMMANDS = {"validate": cmd_validate, "ingest": cmd_ingest, "audit": cmd_audit, "demo": cmd_demo,
-            "checks": cmd_checks, "hook": cmd_hook}
+COMMANDS = {"validate": cmd_validate, "ingest": cmd_ingest, "audit": cmd_audit, "results": cmd_results,
+            "demo": cmd_demo, "checks": cmd_checks, "hook": cmd_hook}
 
 
 def run(argv: Sequence[str] | None = None) -> int:

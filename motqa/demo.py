@@ -280,3 +280,21 @@ def plant(root: Path, seq_dir: Path, seq: DemoSequence, defect: str) -> Place:
             write_gt(seq_dir, [])
             return Place(label, "gt/gt.txt")
     raise AssertionError(defect)
+
+
+def result_lines(seq: DemoSequence) -> list[str]:
+    """A perfect tracker's output for the sequence, as real result files are written: 10 fields,
+    floats, frame by frame, ids from 0 (gt's track - 1)."""
+    boxes = sorted(seq.boxes or make_boxes(seq), key=lambda b: (b.frame, b.track))
+    return [f"{b.frame},{b.track - 1},{b.left:.2f},{b.top:.2f},{b.width:.2f},{b.height:.2f},1.0,-1,-1,-1"
+            for b in boxes]
+
+
+def write_results(folder: Path, sequences: list[DemoSequence]) -> dict[str, Path]:
+    """A result folder (TrackEval's <TRACKER>/data/) answering `sequences`: <SEQ>.txt each."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for seq in sequences:
+        out[seq.name] = folder / f"{seq.name}.txt"
+        out[seq.name].write_text("".join(line + "\n" for line in result_lines(seq)))
+    return out

@@ -33,6 +33,7 @@ class GateConfig:
     severity: dict[str, Severity] = field(default_factory=dict)  # check id or pattern -> its severity here
     benchmark: str | None = None  # a profile name that overrides recognition (--benchmark)
     needs_frames: bool = False  # ingest: a sequence without an image folder cannot be stored
+    results: bool = False  # `motqa results`: the result-* checks only (and only there)
 
     def __post_init__(self) -> None:
         if self.benchmark is not None:
@@ -47,6 +48,8 @@ class GateConfig:
         return Plan.make(self.wants, self.images, self.severity)
 
     def wants(self, check: str) -> bool:
+        if check.startswith("result-") != self.results:
+            return False
         if self.select is not None and not any(fnmatchcase(check, p) for p in self.select):
             return False
         return not any(fnmatchcase(check, p) for p in self.ignore)
@@ -75,6 +78,8 @@ class SequenceSummary:
     boxes_per_frame_mean: float | None = None  # gt boxes per annotated frame
     boxes_per_frame_max: int | None = None
     image_folder: bool = True  # False for an annotations-only sequence (TrackEval's gt folders)
+    result_boxes: int | None = None  # `motqa results`: the result file's rows and ids (None elsewhere)
+    result_ids: int | None = None
 
     @classmethod
     def of(cls, seq: Sequence) -> SequenceSummary:
@@ -90,6 +95,8 @@ class SequenceSummary:
             out.boxes_per_frame_mean = float(per_frame.mean())
             out.boxes_per_frame_max = int(per_frame.max())
         out.image_folder = seq.frames.folder
+        if seq.result is not None:
+            out.result_boxes, out.result_ids = len(seq.result), int(seq.result.rows["id"].nunique())
         return out
 
     def as_dict(self) -> dict[str, Any]:

@@ -129,10 +129,10 @@ class Annotations:
     """gt or det rows as columns. The index is the 1-based line in `file`; where the rows come
     from a stored dataset (`file` is None) it is the row's position, 1-based."""
 
-    kind: str  # "gt" or "det"
+    kind: str  # "gt", "det" or "result" (a tracker's output, motqa/sources/results.py)
     file: str | None
     rows: pd.DataFrame
-    columns: int  # fields per line in the source: 9 or 10 (gt), 7 or 10 (det)
+    columns: int  # fields per line in the source: 9 or 10 (gt), 7 or 10 (det), 7 to 10 (result)
     lines: int | None = None  # non-blank lines of the source file, unparsable ones included
     conventions: list[Convention] = field(default_factory=list)  # what the file was recognised as
 
@@ -182,6 +182,8 @@ class Sequence:
     frames: Frames
     gt: Annotations | None = None
     det: Annotations | None = None
+    # A tracker's result file for the sequence (`motqa results`): its own rows, never mixed with gt.
+    result: Annotations | None = None
     path: Path | None = None
     findings: list[Finding] = field(default_factory=list)
     # What the source knows of the benchmark: the folders above the sequence, nearest first (its

@@ -7,6 +7,7 @@ from motqa.checks import (  # noqa: F401 - imported for their registrations
     image_folders,
     images,
     published,
+    results,
     rows,
     sequences,
     tracks,

@@ -21,7 +21,15 @@ WIDTHS = {
            10: "frame, id, left, top, width, height, conf, x, y, z (MOT15)"},
     "det": {7: "frame, -1, left, top, width, height, score",
             10: "frame, -1, left, top, width, height, score, x, y, z"},
+    # A tracker's result: TrackEval (mot_challenge_2d_box.py) reads fields 1-7 of every line and
+    # field 8 as the class where a line has one; MOTChallenge writes 10 (the last three -1).
+    "result": {7: "frame, id, left, top, width, height, conf",
+               8: "frame, id, left, top, width, height, conf, class",
+               9: "frame, id, left, top, width, height, conf, class, visibility",
+               10: "frame, id, left, top, width, height, conf, -1, -1, -1"},
 }
+# The names of a result's fields past conf, by position (TrackEval reads the first as a class).
+RESULT_EXTRA = ("x", "y", "z")
 _MAX_EXACT_INT = 2**53
 # The largest files motqa reads (larger ones are a file-unreadable finding, never read): MOT20's
 # largest gt.txt is about 30 MB, so 256 MiB leaves room while keeping the memory bounded.
@@ -259,7 +267,8 @@ def _read_slow(data: bytes, kind: str, label: str, file: str) -> tuple[Table, li
                 fields = line.count(b",") + 1
                 why = None if fields == width else (
                     f"{fields} fields where this file has {width}" if usable else
-                    f"{fields} fields; a {kind}.txt line has {accepted}")
+                    f"{fields} fields; a {kind}.txt line has {accepted}" if kind != "result" else
+                    f"{fields} fields; a result line has 7 to 10 (MOTChallenge writes 10)")
                 row = _numbers(line.split(b",")) if why is None else why
                 if isinstance(row, str):
                     bad += 1
@@ -341,6 +350,8 @@ def _to_rows(values: np.ndarray, lines: np.ndarray, kind: str, width: int, label
     extra = list(GT_COLUMNS[7:]) if kind == "gt" and width == 9 else list(WORLD_COLUMNS)
     if kind == "det" and width == 7:
         extra = []
+    if kind == "result":
+        extra = list(RESULT_EXTRA[:width - 7])
     cols = names + extra
     findings: list[Finding] = []
     whole = np.ones(len(values), dtype=bool)
