@@ -117,9 +117,7 @@ def to_github(result: GateResult, root: Path | None = None) -> str:
 # ---- SARIF 2.1.0, for code scanning (github/codeql-action/upload-sarif) and other SARIF viewers
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-# Where a SARIF viewer sends a reader to learn about the tool. The package's registry page, by its
-# name in pyproject.toml: the project states no other home yet.
-INFORMATION_URI = "https://pypi.org/project/motqa/"
+# No informationUri: the project has no public home yet, and SARIF makes it optional.
 _SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 # The base a relative artifact URI is read against: the repository root (--root, the name GitHub's
 # own tools give it), else the source that was checked.
@@ -244,7 +242,7 @@ def to_sarif(result: GateResult, root: Path | None = None) -> str:
     where = _Locator(result, root)
     run: dict[str, Any] = {
         "tool": {"driver": {"name": "motqa", "version": __version__, "semanticVersion": __version__,
-                            "informationUri": INFORMATION_URI, "rules": rules}},
+                            "rules": rules}},
         "invocations": [{"executionSuccessful": True}],
         "results": [_result(f, index[f.check], where) for f in result.findings],
         "properties": {"source": result.source, "kind": result.kind, "valid": result.valid,

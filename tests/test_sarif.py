@@ -122,7 +122,7 @@ def test_clean_download_has_every_rule_and_no_result(demo_root: Path, capsys: py
     assert run_["results"] == [] and run_["properties"]["valid"] is True
     driver = run_["tool"]["driver"]
     assert (driver["name"], driver["version"]) == ("motqa", __import__("motqa").__version__)
-    assert driver["informationUri"].startswith("https://")
+    assert "informationUri" not in driver  # no public home to point at yet
     rules = {r["id"]: r for r in driver["rules"]}
     assert list(rules) == list(CHECKS)
     for cid, info in CHECKS.items():
