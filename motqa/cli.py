@@ -95,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "published facts (with --split), where no gt is at hand")
     p.add_argument("--split", choices=["train", "test", "all"], help="with --benchmark: the split the results "
                    "answer (all: train and test, as MOTChallenge's server wants them)")
+    p.add_argument("--report", type=Path, metavar="FILE", help="also write the HTML QA report to FILE: the "
+                   "tracker's boxes on sampled frames (where --gt has frames), boxes per frame beside gt's")
     _gate_options(p, dataset=False)
 
     p = sub.add_parser("demo", help="write a synthetic MOT17-style download")
@@ -291,8 +293,11 @@ def cmd_results(args: argparse.Namespace) -> Exit:
     args.images, args.expectations, args.shipped_expectations = "header", [], False
     cfg = _gate_config(args)
     cfg.results = True
-    result = run_gate(open_results(args.results, expected), cfg, Progress.for_terminal(args.quiet))
+    observers = _report_observers(args)
+    result = run_gate(open_results(args.results, expected), cfg, Progress.for_terminal(args.quiet),
+                      observers=observers)
     _emit(args, _render(args, result))
+    _write_report(args, result, observers)
     return Exit.OK if result.valid else Exit.FINDINGS
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import zipfile
 from collections.abc import Callable
@@ -576,3 +577,19 @@ def test_result_examples_are_what_motqa_prints(cid: str, tmp_path: Path, capsys:
     assert quoted
     for line in quoted:
         assert line in printed, "\n".join(printed)
+
+
+def test_report_draws_the_tracker_boxes(gt_and_results: tuple[Path, Path], tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """--report: sampled frames of the gt with the tracker's boxes drawn (coloured by id), boxes
+    per frame beside gt's, the result's track lengths; a duplicated id marked at its frame."""
+    gt, data = gt_and_results
+    lines = lines_of(data / "DEMO-01.txt")
+    write_lines(data / "DEMO-01.txt", [*lines, lines[0]])  # frame 1: the first box twice
+    report = tmp_path / "results.html"
+    code, found = lint(data, "--gt", str(gt), "--report", str(report), capsys=capsys)
+    assert code == 1 and "result-duplicate-id" in {f["check"] for f in found}
+    html = report.read_text(encoding="utf-8")
+    assert "Result boxes per frame" in html and "gt, counted" in html and "Track lengths" in html
+    figures = re.findall(r"<figure.*?</figure>", html, re.S)
+    assert len(figures) >= 3 and any("result-duplicate-id" in f for f in figures)  # its frame, sampled

@@ -325,10 +325,11 @@ class _Page:
         st = s.stats
         if st is None:
             return ""
-        what = {"gt": "gt boxes", "det": "detections", "none": "boxes"}[st.source]
+        what = {"gt": "gt boxes", "det": "detections", "result": "result boxes", "none": "boxes"}[st.source]
+        title = {"gt": "GT boxes", "det": "Detections", "result": "Result boxes", "none": "Boxes"}[st.source]
         parts = [plots.timeline(st.first_frame, st.per_frame, st.counted_per_frame, st.finding_frames,
-                                {"gt": "GT boxes", "det": "Detections", "none": "Boxes"}[st.source] + " per frame")]
-        if st.source == "gt":
+                                title + " per frame", "gt, counted" if st.source == "result" else "counted")]
+        if st.source in ("gt", "result"):
             parts.append(plots.histogram(st.track_lengths, "boxes per track", "tracks", "Track lengths"))
         parts.append(plots.size_map(st.size_hist, SIZE_BINS, f"Box sizes ({what})"))
         note = (f'<p class="note">{st.outside:,} rows have a frame outside {st.first_frame}–'

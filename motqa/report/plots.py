@@ -114,7 +114,7 @@ def _reduce(values: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def timeline(first_frame: int, per_frame: np.ndarray, counted: np.ndarray | None, marks: list[int],
-             title: str = "Boxes per frame") -> str:
+             title: str = "Boxes per frame", second: str = "counted") -> str:
     """Boxes per frame over the sequence; `counted` (the boxes evaluation counts) as a second line,
     frames that findings name as red ticks under the axis."""
     if not len(per_frame) or not per_frame.any():
@@ -124,7 +124,7 @@ def timeline(first_frame: int, per_frame: np.ndarray, counted: np.ndarray | None
     body = f.axes("frame", "boxes")
     series = [(per_frame, ALL_COLOUR, "all")]
     if counted is not None and (counted != per_frame).any():
-        series.append((counted, COUNTED_COLOUR, "counted"))
+        series.append((counted, COUNTED_COLOUR, second))
     for values, colour, _ in series:
         xs, ys = _reduce(values, 600)
         points = " ".join(f"{f.x(first_frame + x):.1f},{f.y(y):.1f}" for x, y in zip(xs, ys, strict=True))

@@ -39,12 +39,12 @@ class FrameSample:
 
 @dataclass
 class SequenceStats:
-    source: str  # "gt", "det" or "none": which boxes the plots count
+    source: str  # "gt", "det", "result" or "none": which boxes the plots count
     first_frame: int
     per_frame: np.ndarray  # boxes in frames first_frame, first_frame + 1, ...
-    counted_per_frame: np.ndarray | None  # of those, the boxes evaluation counts (gt only)
+    counted_per_frame: np.ndarray | None  # gt: the boxes evaluation counts; result: gt's counted boxes
     outside: int  # rows with a frame outside the plotted range
-    track_lengths: np.ndarray  # boxes per track id (gt only)
+    track_lengths: np.ndarray  # boxes per track id (gt and results)
     size_hist: np.ndarray  # 2-D counts over log2(width) x log2(height), SIZE_BINS each way
     finding_frames: list[int] = field(default_factory=list)
 
@@ -113,6 +113,10 @@ def _finding_frames(findings: list[Finding]) -> list[tuple[str, int]]:
 
 
 def _boxes_table(seq: Sequence) -> tuple[str, pd.DataFrame | None]:
+    """The boxes a sequence's samples and plots show: a tracker's result (motqa results), else
+    gt, else the public detections."""
+    if seq.result is not None and len(seq.result):
+        return "result", seq.result.rows
     if seq.gt is not None and len(seq.gt):
         return "gt", seq.gt.rows
     if seq.det is not None and len(seq.det):
@@ -164,7 +168,7 @@ def boxes_of_frame(rows: pd.DataFrame | None, source: str, frame: int, profile: 
             continue
         flagged = int(line) in flags.lines or (frame, int(track)) in flags.tracks
         out.append(DrawBox(float(left), float(top), float(width), float(height),
-                           int(track) if source == "gt" else None, bool(ign), flagged))
+                           int(track) if source in ("gt", "result") else None, bool(ign), flagged))
     return out
 
 
@@ -188,6 +192,11 @@ def sequence_stats(seq: Sequence, finding_frames: list[int]) -> SequenceStats:
         if source == "gt":
             keep = ~_ignored_mask(rows, seq.profile) & inside
             counted = np.bincount(frames[keep] - lo, minlength=hi - lo + 1)
+        if source == "result" and seq.gt is not None and len(seq.gt):  # beside gt's counted boxes
+            gt_frames = seq.gt.rows["frame"].to_numpy(dtype=np.int64)
+            keep = ~_ignored_mask(seq.gt.rows, seq.profile) & (gt_frames >= lo) & (gt_frames <= hi)
+            counted = np.bincount(gt_frames[keep] - lo, minlength=hi - lo + 1)
+        if source in ("gt", "result"):
             lengths = rows.groupby("id").size().to_numpy(dtype=np.int64)
         w = rows["width"].to_numpy(dtype=np.float64)
         h = rows["height"].to_numpy(dtype=np.float64)
@@ -244,7 +253,7 @@ class ReportCollector:
             notes.append(f"Findings name {total_named} frames; {shown_named} are shown. The findings table lists all.")
         if source == "det":
             notes.append("No ground truth: the frames show the public detections (det/det.txt), white.")
-        table = seq.gt if source == "gt" else seq.det
+        table = {"gt": seq.gt, "det": seq.det, "result": seq.result}.get(source)
         flags = flags_of(findings, table.file if table is not None else None)
         samples = [self._sample(seq, rows, source, frame, reasons, priority, f"s{index}-{k}", flags)
                    for k, (frame, reasons, priority) in enumerate(picks, start=1)]
