@@ -41,7 +41,8 @@ def open_main(s3: S3Server, url: str) -> Any:
 
 
 def branches(s3: S3Server, url: str) -> list[str]:
-    return list(open_ro(url, s3.creds).branches.names())
+    ds = open_ro(url, s3.creds)  # the branches object needs its dataset alive (DatasetUnavailableError)
+    return list(ds.branches.names())
 
 
 def matches(ds: Any, root: Path) -> bool:
