@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from motqa.errors import UsageError
+from motqa.expectations.deferred import deferring
 from motqa.expectations.suites import ExpectationSpec, SuiteFile
 
 # Rows in a result that carry line numbers. SUMMARY gives the first 20 (more than FOLD_AT places
@@ -33,11 +34,18 @@ class Outcome:
     observed: str | None
 
 
+# Imported by GE at module level, called only by expectations and renderers motqa's suites do
+# not use (expect_column_kl_divergence_to_be_less_than, the KS-test metrics, chart renderers):
+# about half of GE's import (python -X importtime; bench/README). Deferred, they run on first use.
+DEFERRED = ("scipy.stats", "altair")
+
+
 def import_gx() -> Any:
-    """Import great_expectations with its side effects undone. It calls logging.captureWarnings
-    (True), which would hide every later warning: catch_warnings puts showwarning back. The
-    sre_constants and sre_parse modules it imports warn on import, an error under -W error."""
-    with warnings.catch_warnings():
+    """Import great_expectations with its side effects undone, and DEFERRED left unrun until
+    something uses them. It calls logging.captureWarnings(True), which would hide every later
+    warning: catch_warnings puts showwarning back. The sre_constants and sre_parse modules it
+    imports warn on import, an error under -W error."""
+    with warnings.catch_warnings(), deferring(DEFERRED):
         warnings.simplefilter("ignore", DeprecationWarning)
         import great_expectations as gx
     return gx
