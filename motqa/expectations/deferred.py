@@ -101,7 +101,13 @@ class _SubmoduleGuard(MetaPathFinder):
             return None  # not deferred, or running now: its own submodule imports go as usual
         _run(parent, fullname.rpartition(".")[2])
         done = sys.modules.get(fullname)
-        return None if done is None else ModuleSpec(fullname, _Loaded(done), origin=getattr(done, "__file__", None))
+        if done is None:
+            return None  # the package does not import it: it loads as usual, after the package
+        # The import system goes on to load the spec found here, or, when the module is already in
+        # sys.modules, the module's own spec: both must be the one that hands back `done`.
+        alias = ModuleSpec(fullname, _Loaded(done), origin=getattr(done, "__file__", None))
+        done.__spec__ = alias
+        return alias
 
 
 class _Loaded(Loader):
@@ -110,7 +116,7 @@ class _Loaded(Loader):
 
     def __init__(self, module: types.ModuleType) -> None:
         self.module = module
-        self.spec = module.__spec__
+        self.spec = module.__spec__  # its own, read before the guard swaps in the alias
 
     def create_module(self, spec: ModuleSpec) -> types.ModuleType | None:
         return self.module
