@@ -162,10 +162,10 @@ def test_a_submodule_imported_first_runs_its_package_first_and_once(package: str
 
     with deferring([package]):
         import deferme
-    from deferme import part  # noqa: F401 - reads an attribute: runs the package
+    first = deferme.part  # an attribute read: runs the package
     import deferme.part as direct
 
-    assert tally.ran == ["deferme", "deferme.part"] and direct is sys.modules["deferme.part"] is deferme.part
+    assert tally.ran == ["deferme", "deferme.part"] and direct is first is sys.modules["deferme.part"]
     assert direct.__spec__ is not None and direct.__spec__.name == "deferme.part"
 
 
