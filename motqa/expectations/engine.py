@@ -34,10 +34,12 @@ class Outcome:
     observed: str | None
 
 
-# Imported by GE at module level, called only by expectations and renderers motqa's suites do
-# not use (expect_column_kl_divergence_to_be_less_than, the KS-test metrics, chart renderers):
-# about half of GE's import (python -X importtime; bench/README). Deferred, they run on first use.
-DEFERRED = ("scipy.stats", "altair")
+# Imported by GE at module level, called only where motqa's suites never go: scipy.stats and
+# altair by expect_column_kl_divergence_to_be_less_than and the KS-test metrics, jsonschema by the
+# JSON-schema metric, boto3 by S3 sources. About half of GE's import (python -X importtime; see
+# bench/README, Start-up). Deferred, each runs for real on first use; tests/test_startup.py fails
+# if a GE release starts running one on motqa's path.
+DEFERRED = ("scipy.stats", "altair", "jsonschema", "boto3")
 
 
 def import_gx() -> Any:
