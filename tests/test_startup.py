@@ -181,6 +181,18 @@ def test_a_direct_submodule_import_of_an_unrun_package(package: str) -> None:
     assert sys.modules["deferme.part"].__spec__.loader.__class__.__name__ == "SourceFileLoader"
 
 
+def test_a_submodule_imported_inside_the_block_runs_its_package_first(package: str) -> None:
+    """As GE does with requests (`from requests.adapters import ...` while requests is deferred):
+    the package runs as it would eagerly, and the deferral buys nothing but breaks nothing."""
+    import tally
+
+    with deferring([package]):
+        import deferme
+        from deferme.part import VALUE
+
+    assert VALUE == "v" and not is_deferred(deferme) and tally.ran == ["deferme", "deferme.part"]
+
+
 def test_two_threads_using_it_first_both_see_it_whole(package: str) -> None:
     """The package sleeps while it runs: the second thread waits for the first's run instead of
     reading a half-made module, and the code runs once."""

@@ -26,15 +26,14 @@ from typing import Any
 @contextmanager
 def deferring(names: Iterable[str]) -> Iterator[None]:
     """Defer the named modules (full dotted names) that are first imported inside this block, by
-    any thread. Only the finder is scoped: a module deferred here stays deferred until used."""
+    any thread. The finder is removed at the end of the block; a module deferred here stays
+    deferred until used, and _SubmoduleGuard stays on sys.meta_path until every one has run."""
     finder = _DeferringFinder(frozenset(names))
     sys.meta_path.insert(0, finder)
     try:
         yield
     finally:
         sys.meta_path.remove(finder)
-    if _pending and _GUARD not in sys.meta_path:
-        sys.meta_path.insert(0, _GUARD)
 
 
 def is_deferred(module: types.ModuleType) -> bool:
@@ -86,6 +85,8 @@ class _DeferringLoader(Loader):
         spec.loader_state = _State(self.loader, dict(module.__dict__))
         module.__class__ = _DeferredModule
         _pending.add(spec.name)
+        if _GUARD not in sys.meta_path:
+            sys.meta_path.insert(0, _GUARD)
 
 
 class _SubmoduleGuard(MetaPathFinder):
