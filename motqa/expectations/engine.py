@@ -190,8 +190,9 @@ def _first_lines(e: Exception, limit: int = 6) -> str:
 
 class LazyEngine:
     """The GE engine, made on first use: a run that needs no suite, or stops before one runs,
-    never pays GE's ~2 s import. (Importing it in a background thread from the start of the gate
-    was measured slower on 2 cores: image checks keep every core busy, parsing holds the GIL.)"""
+    never pays GE's import (1 to 2 s with DEFERRED left unrun). (Importing it in a background
+    thread from the start of the gate was measured slower on 2 cores, and no faster with the
+    deferral: image checks keep every core busy, parsing and the import hold the GIL.)"""
 
     def __init__(self, suites: list[SuiteFile]) -> None:
         self._suites = suites
