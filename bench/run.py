@@ -27,7 +27,7 @@ BASELINES = HERE / "baselines"
 PY = sys.executable
 MOTQA = [PY, "-m", "motqa"]
 GIB = 1024**3
-FIGURES = ("annotations", "images", "parallel", "ingest", "memory", "scaling", "results")
+FIGURES = ("startup", "annotations", "images", "parallel", "ingest", "memory", "scaling", "results")
 
 
 @dataclass
@@ -166,6 +166,21 @@ class Bench:
         self.out.mkdir(parents=True, exist_ok=True)
 
     # ------------------------------------------------------------------------------ figures
+
+    def startup(self) -> list[Figure]:
+        """What the Great Expectations suites add where a user waits: `motqa demo`'s small download
+        (135 frames), where start-up is most of the run."""
+        root = self.data / "demo"
+        if not (root / "README.txt").is_file():
+            shutil.rmtree(root, ignore_errors=True)
+            run_once([*MOTQA, "demo", str(root)])
+        self.log("start-up: validate of the demo download, shipped suites vs --no-shipped-expectations")
+        cmd = [*MOTQA, "validate", str(root), "--quiet"]
+        m, base = self.measure(Job("validate demo", cmd),
+                               Job("validate demo --no-shipped-expectations", [*cmd, "--no-shipped-expectations"]),
+                               repeat=self.repeat)
+        return [ratio_figure("start-up, GX suites", "motqa demo", m, base, 2.0,
+                             "GE's import (scipy.stats, altair, jsonschema, boto3 deferred) and its suites")]
 
     def annotations(self) -> list[Figure]:
         root = self.dataset("MOT20")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -34,8 +35,14 @@ def make_demo(tmp_path: Path):  # type: ignore[no-untyped-def]
     return make
 
 
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
 @pytest.fixture(autouse=True)
 def _work_in_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test runs in its own folder: default outputs (reports/) never land in the repo, and
-    no pyproject.toml of the repo's is read as [tool.motqa] settings."""
+    no pyproject.toml of the repo's is read as [tool.motqa] settings. The processes a test starts
+    (`python -m motqa`, `python -c`) import this checkout's motqa, not whichever checkout pip last
+    installed in editable mode."""
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(CHECKOUT), os.environ.get("PYTHONPATH")])))

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from motqa.errors import UsageError
+from motqa.expectations.deferred import deferring
 from motqa.expectations.suites import ExpectationSpec, SuiteFile
 
 # Rows in a result that carry line numbers. SUMMARY gives the first 20 (more than FOLD_AT places
@@ -33,11 +34,20 @@ class Outcome:
     observed: str | None
 
 
+# Imported by GE at module level, called only where motqa's suites never go: scipy.stats and
+# altair by expect_column_kl_divergence_to_be_less_than and the KS-test metrics, jsonschema by the
+# JSON-schema metric, boto3 by S3 sources. About half of GE's import (python -X importtime; see
+# bench/README, Start-up). Deferred, each runs for real on first use; tests/test_startup.py fails
+# if a GE release starts running one on motqa's path.
+DEFERRED = ("scipy.stats", "altair", "jsonschema", "boto3")
+
+
 def import_gx() -> Any:
-    """Import great_expectations with its side effects undone. It calls logging.captureWarnings
-    (True), which would hide every later warning: catch_warnings puts showwarning back. The
-    sre_constants and sre_parse modules it imports warn on import, an error under -W error."""
-    with warnings.catch_warnings():
+    """Import great_expectations with its side effects undone, and DEFERRED left unrun until
+    something uses them. It calls logging.captureWarnings(True), which would hide every later
+    warning: catch_warnings puts showwarning back. The sre_constants and sre_parse modules it
+    imports warn on import, an error under -W error."""
+    with warnings.catch_warnings(), deferring(DEFERRED):
         warnings.simplefilter("ignore", DeprecationWarning)
         import great_expectations as gx
     return gx
@@ -180,8 +190,9 @@ def _first_lines(e: Exception, limit: int = 6) -> str:
 
 class LazyEngine:
     """The GE engine, made on first use: a run that needs no suite, or stops before one runs,
-    never pays GE's ~2 s import. (Importing it in a background thread from the start of the gate
-    was measured slower on 2 cores: image checks keep every core busy, parsing holds the GIL.)"""
+    never pays GE's import (1 to 2 s with DEFERRED left unrun). (Importing it in a background
+    thread from the start of the gate was measured slower on 2 cores, and no faster with the
+    deferral: image checks keep every core busy, parsing and the import hold the GIL.)"""
 
     def __init__(self, suites: list[SuiteFile]) -> None:
         self._suites = suites
