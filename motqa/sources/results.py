@@ -31,18 +31,9 @@ MAX_DEPTH = 3  # folders below RESULTS looked into (a zip's data/ or <TRACKER>/d
 TOO_LARGE = f"is larger than the {MAX_TABLE_BYTES // 2**20} MiB motqa reads"
 
 
-@dataclass(frozen=True)
-class Expected:
-    """A sequence a result file must answer: its name (the file's stem), split, and how to load
-    what is known of it (the gt sequence, or the published facts)."""
-
-    name: str
-    split: str | None
-    load: Callable[[], Sequence]
-
-    @property
-    def label(self) -> str:
-        return f"{self.split}/{self.name}" if self.split else self.name
+# A sequence a result file must answer: its name (the file's stem), split, and how to load what is
+# known of it (the gt sequence, or the published facts).
+Expected = SequenceRef
 
 
 @dataclass(frozen=True)
