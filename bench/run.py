@@ -27,7 +27,7 @@ BASELINES = HERE / "baselines"
 PY = sys.executable
 MOTQA = [PY, "-m", "motqa"]
 GIB = 1024**3
-FIGURES = ("startup", "annotations", "images", "parallel", "ingest", "memory", "scaling", "results")
+FIGURES = ("startup", "annotations", "images", "parallel", "ingest", "memory", "scaling", "results", "archive")
 
 
 @dataclass
@@ -300,6 +300,40 @@ class Bench:
                                self.validate(root, "skip"), repeat=self.repeat)
         return [ratio_figure("results vs validate", "MOT20 results", m, base, 2.0,
                              "1.3M result rows (gt with ids from 0, frame order), read with the gt they answer")]
+
+
+    def archive(self) -> list[Figure]:
+        """The same MOT17 download validated as its zip and as the folder it extracts to: every frame
+        read (--images header reads each member whole, inflating it), gt and det parsed."""
+        root = self.dataset("MOT17")
+        archive = zipped(root, self.log)
+        self.log(f"archive: validate --images header of {archive.name} ({archive.stat().st_size / GIB:.1f} GiB) "
+                 "vs the extracted folder")
+        args = ["--images", "header", "--quiet"]
+        m, base = self.measure(Job("validate MOT17.zip", [*MOTQA, "validate", str(archive), *args]),
+                               Job("validate folder", [*MOTQA, "validate", str(root), *args]),
+                               repeat=self.repeat_long)
+        note = "deflated members (level 1), read with os.pread and zlib; never extracted"
+        return [ratio_figure("archive vs folder", "MOT17 zip", m, base, 1.25, note),
+                Figure("archive vs folder, memory", "MOT17 zip", m.label, m.max_rss, base.label, base.max_rss,
+                       "<= 1.25x", m.max_rss <= 1.25 * base.max_rss, unit="GiB", note="peak RSS")]
+
+
+def zipped(root: Path, log: Callable[[str], None]) -> Path:
+    """The generated download as a zip (cached beside it), MOT17/train/... inside, as MOT17.zip is."""
+    import zipfile
+
+    out = root.parent / f"{root.name}.zip"
+    if out.is_file():
+        return out
+    log(f"archive: zipping {root.name} (deflate level 1)")
+    tmp = out.with_suffix(".partial")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for f in sorted(root.rglob("*")):
+            if f.is_file() and f.name != "complete.json":
+                zf.write(f, "MOT17/" + f.relative_to(root).as_posix())
+    tmp.rename(out)
+    return out
 
 
 def result_folder(root: Path) -> Path:

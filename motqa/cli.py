@@ -6,6 +6,7 @@ import argparse
 import os
 import shlex
 import sys
+import tempfile
 from collections.abc import Sequence
 from enum import IntEnum
 from pathlib import Path
@@ -55,6 +56,7 @@ def _gate_options(p: argparse.ArgumentParser, dataset: bool = True) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from motqa.demo import DEFECTS
+    from motqa.demo_formats import CVAT_DEFECTS
 
     parser = argparse.ArgumentParser(prog="motqa", description="Validate and QA MOTChallenge tracking datasets.")
     parser.add_argument("--version", action="version", version=f"motqa {__version__}")
@@ -101,8 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="write a synthetic MOT17-style download")
     p.add_argument("dir", type=Path, help="folder to create (must be empty or absent)")
-    p.add_argument("--defect", choices=sorted(DEFECTS), help="plant one defect")
+    p.add_argument("--defect", choices=sorted(set(DEFECTS) | set(CVAT_DEFECTS)), help="plant one defect "
+                   f"(with --as cvat: {', '.join(CVAT_DEFECTS)})")
     p.add_argument("--frames", type=int, default=60, help="frames in the first sequence (default 60)")
+    p.add_argument("--as", dest="form", choices=("folder", "zip", "tar", "tar.gz", "cvat"), default="folder",
+                   help="folder (default); zip, tar or tar.gz: the download as an archive DIR (.zip, ... added "
+                   "when missing); cvat: one task as CVAT's MOT 1.1 export (zipped when DIR ends in .zip)")
 
     p = sub.add_parser("checks", help="list the check ids and their default severities, or explain one")
     p.add_argument("id", nargs="?", help="a check id: what it finds, why it matters, an example, the fix")
@@ -302,18 +308,45 @@ def cmd_results(args: argparse.Namespace) -> Exit:
 
 
 def cmd_demo(args: argparse.Namespace) -> Exit:
-    from motqa.demo import default_sequences, write_demo
+    from motqa.demo import DEFECTS, default_sequences, write_demo
+    from motqa.demo_formats import CVAT_DEFECTS, archive_suffix, write_archive, write_cvat
 
     if args.frames < 12:
         raise UsageError("--frames must be at least 12")
+    cvat = args.form == "cvat"
+    if args.defect is not None and args.defect not in (CVAT_DEFECTS if cvat else DEFECTS):
+        raise UsageError(f"--defect {args.defect} is not one the demo plants " + (
+            f"in a CVAT export (choose from {', '.join(CVAT_DEFECTS)})" if cvat else "without --as cvat"))
+    dst: Path = args.dir
+    if args.form not in ("folder", "cvat") and archive_suffix(dst) is None:
+        dst = dst.with_name(f"{dst.name}.{args.form}")
     try:
-        place = write_demo(args.dir, args.defect, default_sequences(args.frames))
+        if cvat:
+            place = write_cvat(dst, args.defect, args.frames)
+            what = "a CVAT MOT 1.1 export"
+        elif args.form == "folder":
+            place = write_demo(dst, args.defect, default_sequences(args.frames))
+            what = "a MOT17-style download"
+        else:
+            if dst.exists():
+                raise FileExistsError(f"{dst} exists")
+            with tempfile.TemporaryDirectory() as tmp:
+                place = write_demo(Path(tmp) / "d", args.defect, default_sequences(args.frames))
+                write_archive(Path(tmp) / "d", dst, top=_stem(dst))
+            what = f"a MOT17-style download as a {archive_suffix(dst)} archive"
     except FileExistsError as e:
-        raise UsageError(f"{e}: motqa demo writes only into an empty or new folder") from None
+        raise UsageError(f"{e}: motqa demo writes only into an empty or new folder, or a new archive") from None
     except OSError as e:  # a file where the folder should be, or no right to write there
-        raise UsageError(f"cannot write the demo to {args.dir}: {e.strerror or e}") from None
-    print(f"wrote a MOT17-style download to {args.dir}" + (f" with defect {args.defect} at {place}" if place else ""))
+        raise UsageError(f"cannot write the demo to {dst}: {e.strerror or e}") from None
+    print(f"wrote {what} to {dst}" + (f" with defect {args.defect} at {place}" if place else ""))
     return Exit.OK
+
+
+def _stem(path: Path) -> str:
+    from motqa.demo_formats import archive_suffix
+
+    suffix = archive_suffix(path) or ""
+    return path.name[: len(path.name) - len(suffix)]
 
 
 def cmd_checks(args: argparse.Namespace) -> Exit:

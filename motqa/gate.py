@@ -80,6 +80,7 @@ class SequenceSummary:
     image_folder: bool = True  # False for an annotations-only sequence (TrackEval's gt folders)
     result_boxes: int | None = None  # `motqa results`: the result file's rows and ids (None elsewhere)
     result_ids: int | None = None
+    labels: tuple[str, ...] | None = None  # an export's class names (CVAT's gt/labels.txt), class N the N-th
 
     @classmethod
     def of(cls, seq: Sequence) -> SequenceSummary:
@@ -95,6 +96,7 @@ class SequenceSummary:
             out.boxes_per_frame_mean = float(per_frame.mean())
             out.boxes_per_frame_max = int(per_frame.max())
         out.image_folder = seq.frames.folder
+        out.labels = seq.labels
         if seq.result is not None:
             out.result_boxes, out.result_ids = len(seq.result), int(seq.result.rows["id"].nunique())
         return out
@@ -143,7 +145,7 @@ def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
         where = f"[{n}/{len(ds.sequences)}] {ref.label}"
         progress.status(f"{where}: reading")
         seq = ref.load()
-        got = recognise(seq.name, seq.folders, cfg.benchmark, seq.stated_benchmark)
+        got = recognise(seq.name, seq.folders, cfg.benchmark, seq.stated_benchmark, seq.layout, seq.labels)
         seq.profile, seq.profile_reason = got.profile, got.reason
         found = [f for f in seq.findings if plan.keeps(f.check)]  # what the source found reading
         blocked = plan.prepare(seq)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from motqa.deeplake import layout as L
+from motqa.deeplake.rows import Gated
 from motqa.deeplake.write import WriteSummary, write_dataset
 from motqa.errors import UsageError
 from motqa.gate import GateConfig, GateResult, Observer, run_gate
@@ -40,7 +41,8 @@ def ingest(source: Path, target: Target, cfg: GateConfig, *, overwrite: bool, pr
         return IngestOutcome(result, "refused", "nothing was written")
     try:
         summary = write_dataset(mot, target, overwrite=overwrite, metadata=_metadata(result), progress=progress,
-                                expected={s.label: (s.frames, s.boxes) for s in result.sequences})
+                                expected={s.label: Gated(s.frames, s.boxes, s.benchmark, s.labels)
+                                          for s in result.sequences})
     except UsageError as e:
         return IngestOutcome(result, "not written", str(e), e)
     status = "replaced" if summary.replaced else "written"

@@ -193,6 +193,14 @@ class Sequence:
     stated_benchmark: str | None = None
     profile: Profile = field(default_factory=lambda: profiles()[GENERIC])
     profile_reason: str = "no benchmark recognised"
+    # What findings put before a file's path in the sequence folder: "" on disk (findings say
+    # gt/gt.txt beside the sequence's label), the folder's member path in an archive.
+    file_prefix: str = ""
+    # How the folder is laid out: "mot" (MOTChallenge), or the profile of an export whose layout
+    # says what it is ("CVAT": gt/labels.txt and no seqinfo.ini). `labels` are an export's class
+    # names, class id N the N-th (CVAT's labels.txt); None where the benchmark's table holds.
+    layout: str = "mot"
+    labels: tuple[str, ...] | None = None
 
     @property
     def benchmark(self) -> str:
@@ -202,6 +210,10 @@ class Sequence:
     def label(self) -> str:
         """How findings name the sequence: 'train/MOT17-02' where there is a split."""
         return f"{self.split}/{self.name}" if self.split else self.name
+
+    def file(self, rel: str) -> str:
+        """How findings name a file of the sequence folder ("gt/gt.txt", "img1/000001.jpg")."""
+        return self.file_prefix + rel
 
     def place(self, **kw: Any) -> Place:
         return Place(sequence=self.label, **kw)

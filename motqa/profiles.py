@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -98,12 +98,24 @@ def profile(name: str) -> Profile:
 
 
 def recognise(sequence: str, folders: tuple[str, ...] = (), forced: str | None = None,
-              stated: str | None = None) -> Recognised:
+              stated: str | None = None, layout: str = "mot", labels: tuple[str, ...] | None = None) -> Recognised:
     """The profile of a sequence called `sequence` whose folders above it are `folders`, nearest
-    first (its split folder, then the root ...). `forced` (--benchmark) wins; then the sequence's
-    name; then `stated` (the benchmark a stored dataset names); then the folders."""
+    first (its split folder, then the root ...). `forced` (--benchmark) wins; then the layout of an
+    export that says what it is (CVAT's); then the sequence's name; then `stated` (the benchmark a
+    stored dataset names); then the folders. An export's `labels` become the class table."""
+    got = _recognise(sequence, folders, forced, stated, layout)
+    if labels is None:
+        return got
+    classes = {n: name for n, name in enumerate(labels, start=1)}
+    return Recognised(replace(got.profile, classes=classes), got.reason + f"; classes from its labels ({len(labels)})")
+
+
+def _recognise(sequence: str, folders: tuple[str, ...], forced: str | None, stated: str | None,
+               layout: str) -> Recognised:
     if forced is not None:
         return Recognised(profile(forced), "--benchmark")
+    if layout != "mot":
+        return Recognised(profile(layout), f"laid out as a {profile(layout).title}")
     named = [p for p in profiles().values() if p.name != GENERIC]
     for p in named:
         if p.sequence is not None and p.sequence.fullmatch(sequence):

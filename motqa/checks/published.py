@@ -51,7 +51,7 @@ def _seqinfo(seq: Sequence, facts: Published) -> list[Finding]:
             continue
         where = f"{key} is {_n(have)}" if info.origin == SEQINFO else f"the stored {attr} is {_n(have)}"
         out.append(finding("published-seqinfo", f"{where}; the published {facts.sequence} has {_n(want)}",
-                           seq.place(file=SEQINFO if info.origin == SEQINFO else None,
+                           seq.place(file=seq.file(SEQINFO) if info.origin == SEQINFO else None,
                                      line=info.lines.get(key) if info.origin == SEQINFO else None)))
     return out
 

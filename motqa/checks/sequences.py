@@ -10,8 +10,6 @@ from motqa.checks.registry import Options, check
 from motqa.findings import FOLD_AT, finding, many
 from motqa.model import Finding, Sequence
 
-SEQINFO = "seqinfo.ini"
-
 
 def _listed(seq: Sequence) -> bool:
     """Whether the frames were listed (no folder: checks/image_folders.py; an unsafe imDir: no
@@ -32,9 +30,17 @@ def frame_count(seq: Sequence) -> list[Finding]:
         where = f"frames {nums[0]}-{nums[-1]}" if len(nums) else "no frame"
         holder = f"{im_dir} holds {len(nums)} frame files" if on_disk else f"{len(nums)} frames are stored"
         out.append(finding("frame-count-mismatch", f"seqLength is {length} but {holder} ({where})",
-                           seq.place(file=SEQINFO if on_disk else None,
+                           seq.place(file=seq.file("seqinfo.ini") if on_disk else None,
                                      line=info.lines.get("seqLength") if on_disk else None)))
     return out
+
+
+def _files_from_zero(seq: Sequence) -> bool:
+    """Frame files numbered 0..seqLength-1, every one there (a CVAT image task's export): the
+    whole folder shifted by one. Tools that read 1..seqLength miss the last frame, so it stays a
+    missing-image error; both findings say the shift."""
+    nums, length = seq.frames.numbers, seq.info.seq_length
+    return bool(len(nums)) and nums[0] == 0 and length == len(nums) and int(nums[-1]) == length - 1
 
 
 @check("missing-image")
@@ -53,10 +59,12 @@ def missing_images(seq: Sequence) -> list[Finding]:
                      else seq.profile.frame_digits)  # DanceTrack: 00000001.jpg
 
             def name(k: int) -> str | None:
-                return f"{im_dir}{k:0{width}d}{info.im_ext}" if on_disk else None
+                return seq.file(f"{im_dir}{k:0{width}d}{info.im_ext}") if on_disk else None
+
+            shifted = "; the files are numbered from 0, each one frame early" if _files_from_zero(seq) else ""
 
             def text(k: int) -> str:
-                return f"frame {k} has no image" + (f" ({name(k)})" if on_disk else "")
+                return f"frame {k} has no image" + (f" ({name(k)})" if on_disk else "") + shifted
 
             places = [seq.place(file=name(int(k)), frame=int(k)) for k in missing[:FOLD_AT]]
             if total > FOLD_AT:
@@ -71,8 +79,10 @@ def missing_images(seq: Sequence) -> list[Finding]:
 def frame_numbering(seq: Sequence) -> list[Finding]:
     nums, out = seq.frames.numbers, []
     if _listed(seq) and len(nums) and nums[0] != 1:
+        shift = (f"; the files are numbered 0-{nums[-1]} (a CVAT image task's are): add 1 to each"
+                 if _files_from_zero(seq) else "")
         out.append(finding("frame-numbering", f"the first frame file is {seq.frames.names[0]} (frame "
-                           f"{nums[0]}); MOT frames are numbered from 1",
+                           f"{nums[0]}); MOT frames are numbered from 1{shift}",
                            seq.place(file=seq.frames.names[0], frame=int(nums[0]))))
     return out
 
@@ -108,7 +118,8 @@ def name_mismatch(seq: Sequence) -> list[Finding]:
     if info.origin != "seqinfo.ini" or info.name is None or info.name == seq.name:
         return []
     return [finding("sequence-name-mismatch", f"seqinfo.ini names the sequence {info.name!r} but "
-                    f"its folder is {seq.name!r}", seq.place(file=SEQINFO, line=info.lines.get("name")))]
+                    f"its folder is {seq.name!r}",
+                    seq.place(file=seq.file("seqinfo.ini"), line=info.lines.get("name")))]
 
 
 @check("frame-out-of-range")

@@ -59,3 +59,37 @@ def _gaps(seq: Sequence, f: np.ndarray, t: np.ndarray, ln: np.ndarray) -> list[F
     if len(gap) > FOLD_AT:
         return [many("track-gap", out[0].message, [x.place for x in out[:FOLD_AT]], len(gap))]
     return out
+
+
+# A track needs this many boxes before "never two consecutive frames" says anything of it.
+KEYFRAMES_MIN_BOXES = 3
+
+
+@check("tracks-keyframes-only")
+def keyframes_only(seq: Sequence) -> list[Finding]:
+    """Tracks of an annotation tool's export (profile trait "keyframe-export") that hold boxes only
+    on their keyframes: at least KEYFRAMES_MIN_BOXES boxes and never two on consecutive frames.
+    CVAT's own export interpolates every frame between keyframes; tracks read through its API do not
+    (cvat#8767). One finding for the sequence, at the first such track's second box."""
+    ann = seq.gt
+    if ann is None or not len(ann) or not seq.profile.has("keyframe-export"):
+        return []
+    f, t, ln = _by_track(ann.rows["frame"].to_numpy(), ann.rows["id"].to_numpy(), ann.rows.index.to_numpy())
+    starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
+    ends = np.r_[starts[1:], len(t)]
+    sparse = [(s, e) for s, e in zip(starts.tolist(), ends.tolist(), strict=True)
+              if e - s >= KEYFRAMES_MIN_BOXES and t[s] >= 0 and np.all(np.diff(f[s:e]) > 1)]
+    if not sparse:
+        return []
+    s, e = sparse[0]
+    steps = np.unique(np.diff(f[s:e]))
+    step = f"every {steps[0]} frames" if len(steps) == 1 else f"{steps.min()}-{steps.max()} frames apart"
+    tracks = len(sparse)
+    others = f"; {tracks - 1} more of its {len(starts)} tracks are so" if tracks > 1 else f" (of {len(starts)} tracks)"
+    message = (f"track {t[s]} has {e - s} boxes in frames {f[s]}-{f[e - 1]}, {step}, never two in consecutive frames"
+               f"{others}: these are keyframes without the boxes between them (tracks read through CVAT's API "
+               "are not interpolated); export the task's annotations as MOT 1.1, which interpolates")
+    file = ann.file
+    return [finding("tracks-keyframes-only", message,
+                    seq.place(file=file, line=int(ln[s + 1]) if file else None, frame=int(f[s + 1]),
+                              track_id=int(t[s])))]

@@ -23,6 +23,7 @@ META_BENCHMARK = "benchmark"
 META_GATE = "gate"  # JSON: the gate's counts and the findings that passed it
 META_SKIPPED = "skipped"  # JSON: [{"sequence": label, "why": text}] sequences not stored
 META_NO_IMAGE = "frames_without_image"  # JSON: {label: [frame numbers]} frames stored as b""
+META_CLASSES = "class_names"  # JSON: {label: {class id: name}} the class table each sequence was checked under
 
 PUBLISHED = "published"
 

@@ -154,7 +154,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _write_local_dataset(tmp: Path, mot: MotDataset, summary: WriteSummary, metadata: Mapping[str, str] | None,
-                         progress: Progress, expected: Mapping[str, tuple[int, int]] | None) -> None:
+                         progress: Progress, expected: Mapping[str, rows.Gated] | None) -> None:
     import deeplake
 
     ds: Any = None
@@ -190,7 +190,7 @@ def _disk_full(folder: Path) -> str:
 
 def write_local(mot: MotDataset, folder: Path, overwrite: bool, source: Path | None,
                  metadata: Mapping[str, str] | None, progress: Progress,
-                 expected: Mapping[str, tuple[int, int]] | None) -> WriteSummary:
+                 expected: Mapping[str, rows.Gated] | None) -> WriteSummary:
     parent = folder.parent
     parent.mkdir(parents=True, exist_ok=True)
     summary = WriteSummary(str(folder))

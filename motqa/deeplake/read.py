@@ -38,6 +38,7 @@ from motqa.deeplake.stored_layout import LTWH_PIXEL, box_format, count_mismatche
 from motqa.errors import UsageError
 from motqa.findings import finding
 from motqa.model import GT_COLUMNS, Annotations, Finding, Frames, MotDataset, Place, SeqInfo, Sequence, SequenceRef
+from motqa.profiles import profiles
 from motqa.storage import Target, parse_target
 
 KIND_MOTQA = "motqa-deeplake"
@@ -286,6 +287,7 @@ class _Reader:
 
     kind: str
     frames_column: str
+    class_names: dict[str, object] = {}  # noqa: RUF012 - read only; motqa's datasets store their own
     _bytes_read_at = -math.inf  # time.monotonic() after the last get_bytes; never, until one
 
     def __init__(self, ds: Any, target: Target) -> None:
@@ -352,7 +354,20 @@ class _Reader:
                         lambda i: jpegs[keep[i]])
         seq = Sequence(name, split, info, frames, findings=findings, stated_benchmark=benchmark)
         seq.gt = Annotations("gt", None, gt, 9) if gt is not None else None
+        seq.labels = self.labels_of(row.label, benchmark)
         return seq
+
+    def labels_of(self, label: str, benchmark: str | None) -> tuple[str, ...] | None:
+        """An export's class names as ingest stored them (class_names), where they are not the
+        stated benchmark's table (CVAT's labels.txt): classes 1..N named in order."""
+        names = self.class_names.get(label)
+        if not isinstance(names, dict) or not names or benchmark is None:
+            return None
+        known = {p.name.lower(): p for p in profiles().values()}.get(benchmark.lower())
+        if known is not None and names == {str(k): v for k, v in known.classes.items()}:
+            return None
+        ordered = [names.get(str(n)) for n in range(1, len(names) + 1)]
+        return tuple(str(n) for n in ordered) if all(isinstance(n, str) for n in ordered) else None
 
 
 def _numbers(stored: np.ndarray, count: int) -> np.ndarray:
@@ -442,6 +457,10 @@ class _MotqaReader(_Reader):
             self.no_image: dict[str, list[int]] = L.read_json(ds, L.META_NO_IMAGE, {}) or {}
         except (ValueError, TypeError):
             self.no_image = {}
+        try:
+            self.class_names = L.read_json(ds, L.META_CLASSES, {}) or {}
+        except (ValueError, TypeError):
+            self.class_names = {}
         benchmarks = str(meta[L.META_BENCHMARK]).split(",") if L.META_BENCHMARK in meta.keys() else []
         self.benchmark = benchmarks[0] if len(benchmarks) == 1 and benchmarks[0] else None
 

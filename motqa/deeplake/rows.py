@@ -66,7 +66,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -74,6 +74,7 @@ from motqa import __version__
 from motqa.deeplake import layout as L
 from motqa.errors import UsageError
 from motqa.model import MotDataset, Sequence
+from motqa.profiles import profile
 from motqa.progress import Progress
 
 BRANCH_PREFIX = "motqa-ingest-"
@@ -99,6 +100,22 @@ class WriteSummary:
     replaced: bool = False  # an existing dataset was replaced
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (label, why)
     frames_without_image: dict[str, list[int]] = field(default_factory=dict)
+    class_names: dict[str, dict[str, str]] = field(default_factory=dict)  # label -> {class id: name}
+
+
+class Gated(NamedTuple):
+    """What the gate saw of a sequence (motqa/ingest.py): the writer refuses a sequence that changed
+    since, and stores it under the profile it was checked under (a fresh load knows no profile)."""
+
+    frames: int
+    boxes: int
+    benchmark: str = "generic"
+    labels: tuple[str, ...] | None = None  # an export's class names (CVAT's labels.txt)
+
+    def class_names(self) -> dict[str, str]:
+        if self.labels is not None:
+            return {str(n): name for n, name in enumerate(self.labels, start=1)}
+        return {str(k): v for k, v in profile(self.benchmark).classes.items()}
 
 
 def checkpoint(step: str) -> None:
@@ -200,18 +217,19 @@ def _read_frame_file(seq: Sequence, i: int) -> bytes:
                          "the source changed after the gate ran") from None
 
 
-def _check_unchanged(seq: Sequence, expected: Mapping[str, tuple[int, int]] | None) -> None:
+def _check_unchanged(seq: Sequence, expected: Mapping[str, Gated] | None) -> None:
     """The gate ran on what was on disk then; refuse to write what it did not see."""
     if expected is None or seq.label not in expected:
         return
     now = (len(seq.frames), len(seq.gt) if seq.gt is not None else 0)
-    if now != expected[seq.label]:
+    then = tuple(expected[seq.label][:2])
+    if now != then:
         raise WriteError(f"{seq.label}: the source changed after the gate ran "
-                         f"(frames, gt rows: {expected[seq.label]} then, {now} now)")
+                         f"(frames, gt rows: {then} then, {now} now)")
 
 
 def write_rows(ds: Any, mot: MotDataset, summary: WriteSummary, progress: Progress,
-                expected: Mapping[str, tuple[int, int]] | None) -> set[str]:
+                expected: Mapping[str, Gated] | None) -> set[str]:
     """Append one row per sequence with gt, committing after each (Deep Lake holds appends in
     memory until a commit). Returns the benchmarks written."""
     benchmarks: set[str] = set()
@@ -241,7 +259,10 @@ def write_rows(ds: Any, mot: MotDataset, summary: WriteSummary, progress: Progre
         summary.boxes += row.boxes
         if row.no_image:
             summary.frames_without_image[seq.label] = row.no_image
-        benchmarks.add(seq.benchmark)
+        gated = expected.get(seq.label) if expected is not None else None
+        gated = gated or Gated(row.frames, row.boxes, seq.benchmark, seq.labels)
+        benchmarks.add(gated.benchmark)
+        summary.class_names[seq.label] = gated.class_names()
     progress.done()
     if not summary.sequences:
         why = "; ".join(f"{label}: {reason}" for label, reason in summary.skipped[:3])
@@ -258,6 +279,7 @@ def final_metadata(metadata: Mapping[str, str] | None, summary: WriteSummary, be
         L.META_BENCHMARK: ",".join(sorted(benchmarks)),
         L.META_SKIPPED: json.dumps([{"sequence": s, "why": w} for s, w in summary.skipped]),
         L.META_NO_IMAGE: json.dumps(summary.frames_without_image),
+        L.META_CLASSES: json.dumps(summary.class_names),
         L.META_STATE: L.PUBLISHED,
     })
     return out

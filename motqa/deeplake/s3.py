@@ -103,7 +103,7 @@ def _delete_stale_branches(ds: Any, target: Target) -> None:
 
 
 def write_s3(mot: MotDataset, target: Target, overwrite: bool, metadata: Mapping[str, str] | None,
-              progress: Progress, expected: Mapping[str, tuple[int, int]] | None) -> WriteSummary:
+              progress: Progress, expected: Mapping[str, rows.Gated] | None) -> WriteSummary:
     summary = WriteSummary(target.url)
     main, before = _open_s3_base(target, overwrite)
     main.auto_commit_enabled = False
@@ -138,7 +138,7 @@ def write_s3(mot: MotDataset, target: Target, overwrite: bool, metadata: Mapping
 
 
 def _fill_branch(work: Any, mot: MotDataset, target: Target, summary: WriteSummary, progress: Progress,
-                 expected: Mapping[str, tuple[int, int]] | None) -> set[str]:
+                 expected: Mapping[str, rows.Gated] | None) -> set[str]:
     """The layout's columns (or the old rows deleted), then every sequence, in the branch."""
     try:
         work.auto_commit_enabled = False

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from motqa.deeplake.local import check_local, write_local
-from motqa.deeplake.rows import TargetExistsError, WriteError, WriteSummary
+from motqa.deeplake.rows import Gated, TargetExistsError, WriteError, WriteSummary
 from motqa.deeplake.s3 import check_s3, write_s3
 from motqa.model import MotDataset
 from motqa.progress import Progress
@@ -32,7 +32,7 @@ def check_target(target: Target, *, overwrite: bool, source: Path | None = None)
 def write_dataset(mot: MotDataset, target: str | Target, *, overwrite: bool = False,
                   creds: dict[str, str] | None = None, metadata: Mapping[str, str] | None = None,
                   progress: Progress | None = None,
-                  expected: Mapping[str, tuple[int, int]] | None = None) -> WriteSummary:
+                  expected: Mapping[str, Gated] | None = None) -> WriteSummary:
     """Write `mot` (re-loading one sequence at a time from its refs) to `target`, all at once.
     `metadata` is merged into the dataset metadata (motqa/ingest.py: the gate's record); `expected` (the
     gate's frames and gt rows per sequence) makes the write refuse a sequence that changed since the gate ran."""

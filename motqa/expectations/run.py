@@ -82,7 +82,8 @@ class ExpectationRun:
             else None
         self._rows.append(row)
         origin = seq.info.origin
-        self._places.append((seq.label, origin, dict(seq.info.lines) if origin == "seqinfo.ini" else {}))
+        lines = dict(seq.info.lines) if origin == "seqinfo.ini" else {}
+        self._places.append((seq.label, seq.file("seqinfo.ini"), lines))
 
     def sequences_table(self) -> pd.DataFrame:
         """One row per sequence, indexed from 1; numbers as float64 (NaN where unknown)."""
@@ -119,10 +120,10 @@ class ExpectationRun:
             return [Finding(spec.check, spec.severity, _message(spec, outcome.observed), Place())]
         out = []
         for k in outcome.lines:
-            label, _, lines = self._places[k - 1]
+            label, file, lines = self._places[k - 1]
             keys = [SEQINFO_KEYS[c] for c in spec.columns if c in SEQINFO_KEYS]
             line = next((lines[key] for key in keys if key in lines), None)
-            place = Place(label, "seqinfo.ini", line) if line is not None else Place(label)
+            place = Place(label, file, line) if line is not None else Place(label)
             out.append(Finding(spec.check, spec.severity, _message(spec, _values(table, k, spec)), place))
         return out
 
