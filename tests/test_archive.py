@@ -289,3 +289,33 @@ def test_a_zip_ingests_the_folders_dataset_byte_for_byte(demo_root: Path, tmp_pa
     assert out.returncode == 0, out.stdout + out.stderr
     assert_matches_source(deeplake.open_read_only(str(lake)), demo_root)
     assert sorted(os.listdir(tmp_path)) == ["MOT17.zip", "lake", "mot"]  # nothing extracted
+
+
+def test_tar_hard_links_inside_the_archive_are_read_as_their_target(demo_root: Path, tmp_path: Path) -> None:
+    """tar stores a hard-linked file once, the second name as a link to the first (frames that
+    share bytes, as a folder of hard links gives): the link reads the first member's bytes."""
+    frames = sorted((demo_root / "train" / "DEMO-01" / "img1").iterdir())
+    frames[-1].unlink()
+    os.link(frames[0], frames[-1])
+    folder = _gate(demo_root, images="decode")
+    for kind in ("tar", "tar.gz"):
+        path = tmp_path / f"linked.{kind}"
+        with tarfile.open(path, "w:gz" if kind == "tar.gz" else "w") as tf:
+            tf.add(demo_root, arcname="mot")
+        with tarfile.open(path) as tf:
+            assert any(m.islnk() for m in tf.getmembers())
+        result = _gate(path, images="decode")
+        assert not [f for f in result.findings if f.check == "archive-member-refused"], kind
+        assert _strip(result.findings, "mot/") == _strip(folder.findings, ""), kind
+
+
+def test_refused_members_of_one_kind_are_one_folded_finding(demo_root: Path, tmp_path: Path) -> None:
+    path = tmp_path / "links.tar"
+    with tarfile.open(path, "w") as tf:
+        tf.add(demo_root, arcname="mot")
+        for k in range(30):
+            link = tarfile.TarInfo(f"mot/extra/{k:02d}.jpg")
+            link.type, link.linkname = tarfile.SYMTYPE, f"/somewhere/{k}.jpg"
+            tf.addfile(link)
+    refused = [f for f in _gate(path).findings if f.check == "archive-member-refused"]
+    assert len(refused) == 1 and refused[0].count == 30 and "/somewhere/0.jpg" in refused[0].message

@@ -51,6 +51,7 @@ class Member:
     method: int = 0  # zip compression method (0 stored, 8 deflate); tar: -1
     crc: int | None = None
     flags: int = 0
+    alias: str | None = None  # a tar hard link: the member whose bytes it has
 
 
 def is_archive(path: Path) -> bool:
@@ -117,8 +118,9 @@ class _Index:
             self.dirs.setdefault(parent, set()).add(parts[i])
             self.dirs.setdefault(child, set())
 
-    def add(self, raw_name: str, member: Member | None, why_not: str | None = None) -> None:
-        """A member as listed: `member` None for a folder entry, `why_not` when it is refused."""
+    def add(self, raw_name: str, member: Member | None, why_not: str | None = None, shown: str | None = None) -> None:
+        """A member as listed: `member` None for a folder entry, `why_not` when it is refused
+        (`shown`: how the finding names it, a link with its target)."""
         name = raw_name.replace("\\", "/")  # Windows tools write backslashes
         parts = safe_relative(name.rstrip("/")) if name.strip("/") else []
         if parts is None:
@@ -126,7 +128,7 @@ class _Index:
             return
         rel = "/".join(parts)
         if why_not is not None:
-            self.refuse(raw_name, why_not)
+            self.refuse(shown or raw_name, why_not)
             return
         if member is None:
             self.add_dir(rel)
@@ -312,10 +314,13 @@ def _list_tar(path: Path) -> _Index:
     lock = threading.Lock()
     tf: tarfile.TarFile | None = None
     fd = os.open(path, os.O_RDONLY)
+    kept: dict[str, bytes] = {}  # a gzip stream's small non-image members, read while listing
 
     def read(m: Member, limit: int) -> bytes:
         if m.size > limit:
             raise OSError(errno.EFBIG, f"it is {mib(m.size)}, larger than the {mib(limit)} motqa reads of such a file")
+        if (m.alias or m.name) in kept:
+            return kept[m.alias or m.name]
         if not compressed:
             data = os.pread(fd, m.size, m.offset)
         else:  # a gzip stream has no random access: one reader at a time, seeking in the stream
@@ -356,8 +361,34 @@ def _list_tar(path: Path) -> _Index:
         if info is None:
             break
         _add_tar_member(index, info)
+        if compressed and info.isreg() and info.size <= KEEP_TAR_MEMBER_BYTES and not _is_image(info.name):
+            _keep(tf, info, kept)
     index.close_listing()
     return index
+
+
+# A .tar.gz has no random access: a member before the stream's position is reached by inflating
+# from the start again. seqinfo.ini, gt.txt and det.txt are read before a sequence's frames but
+# lie on both sides of img1/ in the archive, so these small members are kept as the listing passes
+# them (at most this size each; MOT20-05's gt.txt is 26 MiB) and frames are read forward.
+KEEP_TAR_MEMBER_BYTES = 64 << 20
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def _is_image(name: str) -> bool:
+    return name.lower().endswith(_IMAGE_SUFFIXES)
+
+
+def _keep(tf: tarfile.TarFile, info: tarfile.TarInfo, kept: dict[str, bytes]) -> None:
+    """The member's bytes into `kept`, read at the stream's position; a member that cannot be read
+    is left to be read (and its error found) when it is needed."""
+    try:
+        f = tf.extractfile(info)
+        data = f.read() if f is not None else None
+    except (OSError, EOFError, zlib.error, tarfile.TarError):
+        return
+    if data is not None and len(data) == info.size:
+        kept[info.name] = data
 
 
 def _add_tar_member(index: _Index, info: tarfile.TarInfo) -> None:
@@ -365,13 +396,20 @@ def _add_tar_member(index: _Index, info: tarfile.TarInfo) -> None:
         index.add(info.name, None)
         return
     why = None
-    if info.issym() or info.islnk():
-        why = f"is a link to {info.linkname!r}: extracted, it could lead outside the target; it was not followed"
+    if info.islnk():  # a hard link: the bytes of a member listed before it (tar stores them once)
+        target = index.members.get("/".join(safe_relative(info.linkname.replace("\\", "/")) or ["\0"]))
+        if target is not None:
+            index.add(info.name, Member(info.name, target.size, target.size, target.offset, -1, alias=target.name))
+            return
+        why = "is a hard link to a member that is not in the archive before it; it was not followed"
+    elif info.issym():
+        why = "is a symbolic link: extracted, it could lead outside the target; it was not followed"
     elif not info.isreg():
         why = "is not a regular file (a device or pipe)"
     elif info.issparse():
         why = "is a sparse file, which motqa does not read"
-    index.add(info.name, Member(info.name, info.size, info.size, info.offset_data, -1), why)
+    shown = f"{info.name} (-> {info.linkname})" if info.issym() or info.islnk() else info.name
+    index.add(info.name, Member(info.name, info.size, info.size, info.offset_data, -1), why, shown)
 
 
 # ------------------------------------------------------------------------ the folder
