@@ -75,6 +75,13 @@ def test_classes_are_named_from_labels_and_an_unknown_one_is_found(tmp_path: Pat
     assert "1 person" in hit[0].message and "2 car" in hit[0].message
 
 
+def test_a_box_outside_any_track_is_named_as_cvat_writes_it(tmp_path: Path) -> None:
+    root = _task(tmp_path / "t", ["frame_000000.jpg"], "1,1,1.0,1.0,5.0,5.0,1,1,1.0\n1,-1,9.0,9.0,5.0,5.0,1,1,1.0\n")
+    hit = [f for f in _gate(root, expectations=[], shipped_expectations=False).findings if f.check == "id-invalid"]
+    assert [(f.place.line, f.place.track_id) for f in hit] == [(2, -1)]
+    assert "outside any track" in hit[0].message
+
+
 @pytest.mark.parametrize("defect", CVAT_DEFECTS)
 def test_each_cvat_quirk_is_found_at_its_place(tmp_path: Path, defect: str) -> None:
     place = write_cvat(tmp_path / "task", defect, frames=30)

@@ -16,6 +16,8 @@ _MESSAGES: dict[str, Callable[[str, float, Annotations, Sequence], str]] = {
     "box-size": lambda col, v, a, s: f"box {col} is {v:g}; a box needs a width and height above 0",
     "id-invalid": lambda col, v, a, s: (
         f"track id {v:g} is below {s.profile.id_min}; {s.profile.title} gt ids start at {s.profile.id_min}"
+        + ("; CVAT writes -1 for a box drawn as a shape, outside any track: make it part of a track"
+           if v == -1 and s.layout == "CVAT" else "")
         if a.kind == "gt"
         else f"det id {v:g}: det.txt has -1 (or a track id >= {s.profile.id_min}) in the id column"),
     "conf-flag": lambda col, v, a, s: f"conf is {v:g}; in gt.txt conf is a flag: 1 (evaluate) or 0 (ignore)",
