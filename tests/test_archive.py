@@ -319,3 +319,20 @@ def test_refused_members_of_one_kind_are_one_folded_finding(demo_root: Path, tmp
             tf.addfile(link)
     refused = [f for f in _gate(path).findings if f.check == "archive-member-refused"]
     assert len(refused) == 1 and refused[0].count == 30 and "/somewhere/0.jpg" in refused[0].message
+
+
+def test_results_are_checked_against_a_zipped_gt(tmp_path: Path) -> None:
+    from motqa.demo import default_sequences, write_demo, write_results
+
+    seqs = default_sequences(frames=16, width=160, height=120)
+    write_demo(tmp_path / "gt", sequences=seqs)
+    write_results(tmp_path / "res", [s for s in seqs if s.with_gt])
+    archive = write_archive(tmp_path / "gt", tmp_path / "MOT17-train.zip", top="gt")
+
+    def results(gt: Path) -> tuple[int, list[tuple[str, str | None]]]:
+        out = subprocess.run([sys.executable, "-m", "motqa", "results", str(tmp_path / "res"), "--gt", str(gt),
+                              "--format", "json"], capture_output=True, text=True)
+        assert "Traceback" not in out.stderr, out.stderr
+        return out.returncode, sorted((f["check"], f["sequence"]) for f in json.loads(out.stdout)["findings"])
+
+    assert results(archive) == results(tmp_path / "gt")
