@@ -336,3 +336,30 @@ def test_results_are_checked_against_a_zipped_gt(tmp_path: Path) -> None:
         return out.returncode, sorted((f["check"], f["sequence"]) for f in json.loads(out.stdout)["findings"])
 
     assert results(archive) == results(tmp_path / "gt")
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar", "tar.gz"])
+def test_damaged_archives_never_raise(tmp_path: Path, kind: str) -> None:
+    """Archives cut at random places and with random bytes changed (a fixed seed): the gate gives
+    findings, never an exception; a file no longer recognised as an archive is a usage error."""
+    import random
+
+    from motqa.demo import default_sequences, write_demo
+    from motqa.errors import UsageError
+
+    root = tmp_path / "mot"
+    write_demo(root, sequences=default_sequences(frames=12, width=64, height=48))
+    data = write_archive(root, tmp_path / f"a.{kind}", top="mot").read_bytes()
+    rng = random.Random(kind)
+    for k in range(15):
+        damaged = bytearray(data[: rng.randrange(len(data))] if k % 3 != 1 else data)
+        for _ in range(rng.randint(0 if k % 3 == 0 else 1, 20)):
+            damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+        path = tmp_path / f"damaged-{k}.{kind}"
+        path.write_bytes(bytes(damaged))
+        try:
+            ds = discover(path)
+        except UsageError:
+            continue
+        result = run_gate(ds, GateConfig(expectations=[], images="decode"))
+        assert result.sequences or result.findings, k
