@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 
 from motqa.findings import FOLD_AT, finding, many
 from motqa.model import Finding, Place
-from motqa.sources.tree import MAX_FRAME_BYTES, Entry, Folder, mib, safe_relative
+from motqa.sources.tree import IMAGE_EXTS, MAX_FRAME_BYTES, Entry, Folder, mib, safe_relative, too_large
 
 ZIP_SUFFIXES = (".zip",)
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
@@ -269,7 +269,7 @@ def _read_zip_member(fd: int, m: Member, limit: int) -> bytes:
     """A member's bytes, checked against its size and CRC; OSError says why they cannot be had.
     os.pread: threads read members at once without sharing a file position."""
     if m.size > limit:
-        raise OSError(errno.EFBIG, f"it is {mib(m.size)}, larger than the {mib(limit)} motqa reads of such a file")
+        raise OSError(errno.EFBIG, too_large(m.size, limit))
     head = os.pread(fd, _LOCAL.size, m.offset)
     if len(head) < _LOCAL.size or head[:4] != _LOCAL_SIG:
         raise OSError(errno.EIO, "its local header is missing or damaged (the archive is cut short or corrupt)")
@@ -318,7 +318,7 @@ def _list_tar(path: Path) -> _Index:
 
     def read(m: Member, limit: int) -> bytes:
         if m.size > limit:
-            raise OSError(errno.EFBIG, f"it is {mib(m.size)}, larger than the {mib(limit)} motqa reads of such a file")
+            raise OSError(errno.EFBIG, too_large(m.size, limit))
         if (m.alias or m.name) in kept:
             return kept[m.alias or m.name]
         if not compressed:
@@ -372,11 +372,10 @@ def _list_tar(path: Path) -> _Index:
 # lie on both sides of img1/ in the archive, so these small members are kept as the listing passes
 # them (at most this size each; MOT20-05's gt.txt is 26 MiB) and frames are read forward.
 KEEP_TAR_MEMBER_BYTES = 64 << 20
-_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
 def _is_image(name: str) -> bool:
-    return name.lower().endswith(_IMAGE_SUFFIXES)
+    return name.lower().endswith(IMAGE_EXTS)
 
 
 def _keep(tf: tarfile.TarFile, info: tarfile.TarInfo, kept: dict[str, bytes]) -> None:

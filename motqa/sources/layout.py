@@ -13,7 +13,7 @@ from motqa.errors import UsageError
 from motqa.findings import FOLD_AT, finding, many
 from motqa.model import Finding, Frames, MotDataset, Place, SeqInfo, Sequence, SequenceRef
 from motqa.sources.mot_files import MAX_SEQINFO_BYTES, MAX_TABLE_BYTES, parse_annotations, parse_seqinfo
-from motqa.sources.tree import DiskFolder, Folder, inside
+from motqa.sources.tree import IMAGE_EXTS, DiskFolder, Folder, inside
 
 __all__ = ["DET_FILE", "GT_FILE", "SEQINFO", "discover", "inside", "load_sequence", "shown"]
 
@@ -25,7 +25,6 @@ _FRAME_NAME = re.compile(r"(\d{1,12})")
 # label a line: class id N is line N), no seqinfo.ini.
 CVAT_LABELS = "gt/labels.txt"
 CVAT = "CVAT"  # its profile (data/profiles.toml)
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 MAX_LABELS_BYTES = 1 << 20
 
 
@@ -234,8 +233,8 @@ def _list_cvat_frames(seq_dir: Folder, info: SeqInfo, label: str, findings: list
             unsafe.append(shown(seq_dir.file_name(rel)))
         else:
             images.append((e.name, stem, rel))
-    numbers = [int(stem) if stem.isdigit() else 1 + k for k, (_, stem, _) in enumerate(sorted(images))]
     images.sort()
+    numbers = [int(stem) if stem.isdigit() else 1 + k for k, (_, stem, _) in enumerate(images)]
     if images:
         info.im_ext = "." + images[0][0].rpartition(".")[2]
     return _frames_of(seq_dir, numbers, [shown(seq_dir.file_name(r)) for _, _, r in images],

@@ -114,6 +114,15 @@ def inside(base: Path, rel: str) -> Path | None:
     return Path(target)
 
 
+# Image files CVAT's export and a .tar.gz's listing tell from the other files, by suffix.
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def too_large(size: int, limit: int) -> str:
+    """Why a file of `size` bytes is not read."""
+    return f"it is {mib(size)}, larger than the {mib(limit)} motqa reads of such a file"
+
+
 def mib(size: int) -> str:
     return f"{size / 2**20:.0f} MiB" if size < 2**30 else f"{size / 2**30:.1f} GiB"
 
@@ -206,7 +215,7 @@ def _read_regular(path: Path, limit: int) -> bytes | str:
         if not stat.S_ISREG(st.st_mode):
             return "is not a regular file (a named pipe, socket or device); it was not read"
         if st.st_size > limit:
-            return f"it is {mib(st.st_size)}, larger than the {mib(limit)} motqa reads of such a file"
+            return too_large(st.st_size, limit)
         with os.fdopen(os.dup(fd), "rb") as f:
             data = f.read(limit + 1)
         if len(data) > limit:
