@@ -36,6 +36,8 @@ def _gate_options(p: argparse.ArgumentParser, dataset: bool = True) -> None:
     p.add_argument("--output", "-o", type=Path, help="write the output to this file instead of stdout")
     if dataset:
         p.add_argument("--images", choices=MODES, help="decode every frame (default), read headers only, or skip")
+        p.add_argument("--jobs", "-j", type=_jobs, metavar="N",
+                       help="threads that check frames (default: the cores available to this process)")
         p.add_argument("--benchmark", metavar="NAME", help="check every sequence under this benchmark's profile "
                        "(MOT15, MOT16, MOT17, MOT20, HT21, DanceTrack, SportsMOT, generic) instead of recognising it")
     p.add_argument("--select", type=_csv_list, action="extend",
@@ -129,6 +131,7 @@ def _gate_config(args: argparse.Namespace) -> Any:
         fail_on=_severity(str(fail_on)),
         images=args.images or settings.get("images", "decode"),
         benchmark=args.benchmark or settings.get("benchmark"),
+        jobs=getattr(args, "jobs", None) or settings.get("jobs"),
         expectations=[Path(p) for p in (args.expectations if args.expectations is not None
                                         else settings.get("expectations", []))],
         shipped_expectations=_shipped(args.shipped_expectations, settings),
@@ -138,6 +141,16 @@ def _gate_config(args: argparse.Namespace) -> Any:
 
 def _severities(table: dict[str, str]) -> dict[str, Any]:
     return {check: _severity(level, f"severity of {check}") for check, level in table.items()}
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
 
 
 def _check_level(text: str) -> tuple[str, str]:

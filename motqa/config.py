@@ -8,7 +8,8 @@ from typing import Any
 
 from motqa.errors import UsageError
 
-KEYS = {"select", "ignore", "fail-on", "images", "expectations", "shipped-expectations", "severity", "benchmark"}
+KEYS = {"select", "ignore", "fail-on", "images", "expectations", "shipped-expectations", "severity", "benchmark",
+        "jobs"}
 
 
 def load_settings(path: Path | None) -> dict[str, Any]:

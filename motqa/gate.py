@@ -34,12 +34,15 @@ class GateConfig:
     benchmark: str | None = None  # a profile name that overrides recognition (--benchmark)
     needs_frames: bool = False  # ingest: a sequence without an image folder cannot be stored
     results: bool = False  # `motqa results`: the result-* checks only (and only there)
+    jobs: int | None = None  # threads that check a sequence's frames (--jobs); None: the cores available
 
     def __post_init__(self) -> None:
         if self.benchmark is not None:
             self.benchmark = profile(self.benchmark).name  # an unknown name is a UsageError now
         if self.images not in MODES:
             raise UsageError(f"--images must be one of {', '.join(MODES)}, not {self.images!r}")
+        if self.jobs is not None and (isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1):
+            raise UsageError(f"--jobs must be a whole number of at least 1, not {self.jobs!r}")
         for pattern in [*(self.select or []), *self.ignore, *self.severity]:
             if not any(c in pattern for c in "*?[") and pattern not in CHECKS and not pattern.startswith("gx-"):
                 raise UsageError(f"unknown check id {pattern!r}; `motqa checks` lists them")
@@ -154,7 +157,7 @@ def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
             if not ids:
                 continue
             bar = progress.bar(f"{where}: {cfg.images} frames", len(seq.frames)) if check.stage == FRAMES else None
-            found += check.run(seq, ids, Options(cfg.images, bar))
+            found += check.run(seq, ids, Options(cfg.images, bar, cfg.jobs))
         if expectations.suites:
             progress.status(f"{where}: expectations")
         found += expectations.check_annotations(seq)

@@ -55,9 +55,11 @@ def _why(e: Exception) -> str:
 
 
 def inspect_many(count: int, read: Callable[[int], bytes], mode: str, ext: str,
-                 on_done: Callable[[int], None] | None = None, chunk: int = 32) -> list[FrameReport]:
-    """FrameReports for frames 0..count-1, in order. Pillow releases the GIL while it reads and
-    decodes, so threads use every core without the start-up cost of processes."""
+                 on_done: Callable[[int], None] | None = None, chunk: int = 32,
+                 workers: int | None = None) -> list[FrameReport]:
+    """FrameReports for frames 0..count-1, in order, on `workers` threads (default: the cores
+    available). Pillow releases the GIL while it reads and decodes, so threads use every core
+    without the start-up cost of processes (bench/README: 2 threads and 2 processes both 0.52x)."""
 
     def run(start: int) -> list[FrameReport]:
         out = []
@@ -71,7 +73,7 @@ def inspect_many(count: int, read: Callable[[int], bytes], mode: str, ext: str,
         return out
 
     starts = range(0, count, chunk)
-    workers = min(os.cpu_count() or 1, max(1, len(starts)))
+    workers = min(workers or available_cores(), max(1, len(starts)))
     results: list[FrameReport] = []
     # Pillow warns on odd EXIF; the decode says what matters. The filter is set here, in the calling
     # thread, for the whole pool: catch_warnings inside worker threads is not thread-safe.
@@ -83,3 +85,34 @@ def inspect_many(count: int, read: Callable[[int], bytes], mode: str, ext: str,
             if on_done is not None:
                 on_done(len(batch))
     return results
+
+
+def available_cores() -> int:
+    """The cores this process may run on: its CPU affinity (taskset, a batch scheduler), capped
+    by its cgroup's CPU quota (a container's --cpus). os.cpu_count() is the machine's count."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    quota = _cgroup_quota()
+    return max(1, min(cores, quota) if quota else cores)
+
+
+def cgroup_cores(cpu_max: str) -> int | None:
+    """The cores a cgroup v2 `cpu.max` ("QUOTA PERIOD", "max PERIOD") allows, rounded up."""
+    parts = cpu_max.split()
+    if len(parts) != 2 or parts[0] == "max":
+        return None
+    try:
+        quota, period = int(parts[0]), int(parts[1])
+    except ValueError:
+        return None
+    return max(1, -(-quota // period)) if quota > 0 and period > 0 else None
+
+
+def _cgroup_quota() -> int | None:
+    try:
+        with open("/sys/fs/cgroup/cpu.max", encoding="ascii") as f:
+            return cgroup_cores(f.read())
+    except (OSError, UnicodeDecodeError):
+        return None

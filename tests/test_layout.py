@@ -121,3 +121,16 @@ def test_missing_gt_in_train_is_info(demo_root: Path) -> None:
     (seq_dir / "gt" / "gt.txt").unlink()
     seq = discover(demo_root).sequences[1].load()
     assert [f.check for f in seq.findings] == ["gt-missing"]
+
+
+def test_read_capped_reads_what_the_file_holds_and_no_more_than_the_cap(tmp_path: Path) -> None:
+    import io
+
+    from motqa.sources.tree import read_capped
+
+    data = bytes(range(256)) * 40  # 10,240 bytes
+    assert read_capped(io.BytesIO(data), len(data), 1 << 20) == data
+    assert read_capped(io.BytesIO(data), 100, 1 << 20) == data  # grew since its stat: all of it
+    assert read_capped(io.BytesIO(data), 100, 5000) == data[:5001]  # grew past the cap: cap + 1
+    assert read_capped(io.BytesIO(data), len(data), 5000) == data[:5001]
+    assert read_capped(io.BytesIO(b""), 0, 10) == b""

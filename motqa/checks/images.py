@@ -15,7 +15,8 @@ def check_images(seq: Sequence, ids: frozenset[str], options: Options) -> list[F
     frames = seq.frames
     if options.images == "skip" or not len(frames):
         return []
-    reports = inspect_many(len(frames), frames.read, options.images, seq.info.im_ext, options.on_frame)
+    reports = inspect_many(len(frames), frames.read, options.images, seq.info.im_ext, options.on_frame,
+                           workers=options.jobs)
     return [f for f in image_findings(seq, reports) if f.check in ids]
 
 

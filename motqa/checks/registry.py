@@ -17,10 +17,12 @@ from motqa.model import Finding, Place, Sequence
 
 @dataclass(frozen=True)
 class Options:
-    """What a run tells the checks that need it: the image mode and a progress callback."""
+    """What a run tells the checks that need it: the image mode, a progress callback and the
+    threads that check frames (None: the cores available)."""
 
     images: str = "decode"
     on_frame: Callable[[int], None] | None = None
+    jobs: int | None = None
 
 
 Run = Callable[[Sequence, frozenset[str], Options], list[Finding]]

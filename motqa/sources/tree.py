@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 # A frame file larger than this is an image-unreadable finding, never read: an 8K PNG is about
 # 100 MB, a 1080p MOT JPEG about 0.5 MB.
@@ -217,7 +218,7 @@ def _read_regular(path: Path, limit: int) -> bytes | str:
         if st.st_size > limit:
             return too_large(st.st_size, limit)
         with os.fdopen(os.dup(fd), "rb") as f:
-            data = f.read(limit + 1)
+            data = read_capped(f, st.st_size, limit)
         if len(data) > limit:
             return f"it grew past {mib(limit)}, the most motqa reads of such a file, while being read"
         return data
@@ -232,4 +233,17 @@ def read_frame(path: Path) -> bytes:
         if size > MAX_FRAME_BYTES:
             raise OSError(errno.EFBIG, f"it is {mib(size)}, larger than the {mib(MAX_FRAME_BYTES)} motqa "
                           "reads of a frame")
-        return f.read(MAX_FRAME_BYTES + 1)
+        return read_capped(f, size, MAX_FRAME_BYTES)
+
+
+def read_capped(f: BinaryIO, size: int, limit: int) -> bytes:
+    """A file's bytes, at most limit + 1 of them (one more than the cap, so a caller sees that a
+    file grew past it), read as one read of its stated `size`: `f.read(limit + 1)` allocates
+    limit + 1 bytes before it reads (256 MiB per frame: 6x the time of the read itself)."""
+    data = f.read(min(size, limit) + 1)
+    while size < len(data) <= limit:  # the file grew since it was stat'ed
+        more = f.read(min(1 << 20, limit + 1 - len(data)))
+        if not more:
+            break
+        data += more
+    return data
