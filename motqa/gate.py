@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from motqa.catalog import CHECKS
 from motqa.checks.conventions import explained, table_checks
@@ -33,6 +33,7 @@ class GateConfig:
     severity: dict[str, Severity] = field(default_factory=dict)  # check id or pattern -> its severity here
     benchmark: str | None = None  # a profile name that overrides recognition (--benchmark)
     needs_frames: bool = False  # ingest: a sequence without an image folder cannot be stored
+    keep_frames: bool = False  # ingest: each frame's bytes kept from the checks' read for the writer
     results: bool = False  # `motqa results`: the result-* checks only (and only there)
     jobs: int | None = None  # threads that check a sequence's frames (--jobs); None: the cores available
 
@@ -135,6 +136,20 @@ Observer = Callable[[Sequence, list[Finding]], None]
 
 def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
              observers: tuple[Observer, ...] = ()) -> GateResult:
+    steps = gate_steps(ds, cfg, progress, observers)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return cast(GateResult, done.value)
+
+
+def gate_steps(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
+               observers: tuple[Observer, ...] = ()) -> Generator[tuple[Sequence, list[Finding]], None, GateResult]:
+    """The gate, one sequence at a time: yields each sequence, still loaded, with its findings
+    (at the severities the configuration gives them) once its checks have run, and returns the
+    GateResult when the checks of the whole run have run too. Ingest writes each sequence as it
+    comes (motqa/ingest.py); run_gate takes them all."""
     progress = progress or Progress(False)
     plan = cfg.plan()
     findings = [f for f in ds.findings if plan.keeps(f.check)]
@@ -148,6 +163,7 @@ def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
         where = f"[{n}/{len(ds.sequences)}] {ref.label}"
         progress.status(f"{where}: reading")
         seq = ref.load()
+        kept = seq.frames.remembered() if cfg.keep_frames else None
         got = recognise(seq.name, seq.folders, cfg.benchmark, seq.stated_benchmark, seq.layout, seq.labels)
         seq.profile, seq.profile_reason = got.profile, got.reason
         found = [f for f in seq.findings if plan.keeps(f.check)]  # what the source found reading
@@ -163,13 +179,16 @@ def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
         found += expectations.check_annotations(seq)
         if not seq.frames.folder:
             no_folder.append(seq.place(file=seq.info.im_dir.rstrip("/")))
-        found = fold([f for f in found if not explained(seq, f)])
+        found = [plan.severity(f) for f in fold([f for f in found if not explained(seq, f)])]
         table_explained[seq.label] = table_checks(seq)
         for observe in observers:
             observe(seq, found)
         findings += found
         summaries.append(SequenceSummary.of(seq))
         expectations.add_sequence(seq, summaries[-1].as_dict())
+        yield seq, found
+        if kept is not None:
+            kept.clear()  # the writer has stored them
     findings += fold([f for f in expectations.check_sequences()
                       if f.check not in table_explained.get(f.sequence or "", frozenset())])
     facts = DatasetFacts(no_folder, len(summaries) - len(no_folder), cfg.needs_frames)
@@ -178,6 +197,6 @@ def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
     progress.done()
     not_run = plan.not_run_report()
     ran = [c for c in CHECKS if c in plan.selected and c not in not_run] + expectations.check_ids
-    findings = [plan.severity(f) for f in findings]
+    findings = [plan.severity(f) for f in findings]  # the sequences' are already: the first match again
     # shown(): a source path in undecodable bytes would make every reporter's output non-UTF-8
     return GateResult(shown(ds.source), ds.kind, cfg.fail_on, findings, summaries, ran, not_run)

@@ -171,6 +171,22 @@ class Frames:
     def __len__(self) -> int:
         return len(self.numbers)
 
+    def remembered(self) -> dict[int, bytes]:
+        """From now on keep each frame's bytes as they are first read, and give those on the next
+        read (ingest: the checks read a frame, the writer stores the very same bytes, and the
+        file is read once). Returns the store: clear it to let the bytes go."""
+        kept: dict[int, bytes] = {}
+        read = self.read
+
+        def read_once(i: int) -> bytes:
+            data = kept.get(i)
+            if data is None:
+                data = kept[i] = read(i)
+            return data
+
+        self.read = read_once
+        return kept
+
 
 @dataclass
 class Sequence:

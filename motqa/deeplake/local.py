@@ -10,7 +10,6 @@ import fcntl
 import os
 import secrets
 import shutil
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ from motqa.deeplake import layout as L
 from motqa.deeplake import rows
 from motqa.deeplake.rows import TargetExistsError, WriteError, WriteSummary
 from motqa.errors import UsageError
-from motqa.model import MotDataset
 from motqa.progress import Progress
 
 # ---------------------------------------------------------------------------------- local
@@ -153,15 +151,14 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write_local_dataset(tmp: Path, mot: MotDataset, summary: WriteSummary, metadata: Mapping[str, str] | None,
-                         progress: Progress, expected: Mapping[str, rows.Gated] | None) -> None:
+def _write_local_dataset(tmp: Path, feed: rows.Feed, summary: WriteSummary, progress: Progress) -> None:
     import deeplake
 
     ds: Any = None
     try:
         ds = deeplake.create(str(tmp), schema=L.schema())
         ds.auto_commit_enabled = False
-        benchmarks = rows.write_rows(ds, mot, summary, progress, expected)
+        benchmarks, metadata = rows.write_rows(ds, feed, summary, progress)
         for key, value in rows.final_metadata(metadata, summary, benchmarks).items():
             ds.metadata[key] = value
         ds.commit("motqa ingest: metadata")
@@ -171,7 +168,7 @@ def _write_local_dataset(tmp: Path, mot: MotDataset, summary: WriteSummary, meta
         # rather than with the traceback, after the caller has deleted the folder.
         rows.rollback(ds)
         ds = None
-        if isinstance(e, UsageError) or not isinstance(e, Exception):
+        if isinstance(e, UsageError | rows.Stop) or not isinstance(e, Exception):
             raise
         raise WriteError(f"writing {tmp} failed: {type(e).__name__}: {e}{_disk_full(tmp)}; "
                          "nothing was published") from None
@@ -188,25 +185,43 @@ def _disk_full(folder: Path) -> str:
     return f" (the disk is full: {free // 1024} KiB free under {folder.parent})" if free < 1 << 20 else ""
 
 
-def write_local(mot: MotDataset, folder: Path, overwrite: bool, source: Path | None,
-                 metadata: Mapping[str, str] | None, progress: Progress,
-                 expected: Mapping[str, rows.Gated] | None) -> WriteSummary:
+def write_local(feed: rows.Feed, folder: Path, overwrite: bool, source: Path | None,
+                progress: Progress) -> WriteSummary:
+    """Write the feed's sequences into a temporary dataset beside `folder`, under the target's
+    lock, and publish it there once the feed's metadata says so. On any failure (a Stop from the
+    feed included) the temporary dataset is deleted, and so are the folders made for it."""
     parent = folder.parent
+    made = _missing_ancestors(parent)
     parent.mkdir(parents=True, exist_ok=True)
     summary = WriteSummary(str(folder))
-    with _TargetLock(parent / f".{folder.name}.motqa-lock"):
-        _recover(parent, folder)
-        check_local(folder, overwrite, source)
-        token = secrets.token_hex(6)
-        tmp = parent / f".{folder.name}.motqa-tmp-{token}"
-        try:
-            _write_local_dataset(tmp, mot, summary, metadata, progress, expected)
-            rows.checkpoint("written")
-            summary.replaced = _publish_local(tmp, folder, token)
-            _fsync_dir(parent)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+    try:
+        with _TargetLock(parent / f".{folder.name}.motqa-lock"):
+            _recover(parent, folder)
+            check_local(folder, overwrite, source)
+            token = secrets.token_hex(6)
+            tmp = parent / f".{folder.name}.motqa-tmp-{token}"
+            try:
+                _write_local_dataset(tmp, feed, summary, progress)
+                rows.checkpoint("written")
+                summary.replaced = _publish_local(tmp, folder, token)
+                _fsync_dir(parent)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+    except BaseException:
+        for path in made:  # nearest first; only while empty (a lock file is gone with the lock)
+            try:
+                path.rmdir()
+            except OSError:
+                break
+        raise
     return summary
 
 
+def _missing_ancestors(path: Path) -> list[Path]:
+    """`path` and the folders above it that do not exist yet, nearest first."""
+    out = []
+    while not os.path.lexists(path) and path != path.parent:
+        out.append(path)
+        path = path.parent
+    return out

@@ -40,14 +40,20 @@ world coordinates x, y, z (-1 in 2D), and:
 - a track id outside 0..2**32-1 or a frame number outside int32 (ignored errors again) cannot be
   stored: WriteError, nothing written.
 
+What is written comes from a feed (Feed): the gate's sequences as it checks them (ingest to a
+local folder: motqa/ingest.py's GateFeed), or the sequences of a MotDataset loaded again
+(LoadFeed: ingest to S3, after the whole gate; write_dataset). A feed ends with the metadata
+to publish, or with Stop (the gate refused or failed): then nothing is published.
+
 Atomicity: a reader of the target sees nothing, the old dataset or the whole new one.
 - Local: the dataset is written into a sibling folder `.NAME.motqa-tmp-TOKEN`, one commit per
-  sequence, then renamed into place. With --overwrite the new folder and the old dataset are
-  swapped in one renameat2(RENAME_EXCHANGE) and the old one is deleted; where the file system
-  lacks that, the old one is renamed to `.NAME.motqa-old-TOKEN` first (a reader may see nothing in
-  between). A lock file `.NAME.motqa-lock` (flock, released by the kernel when a process dies)
-  keeps two ingests apart, so the next run knows that any tmp/old folder is a dead run's: it puts
-  an old dataset back if the target is missing, and deletes the rest.
+  sequence (while the gate checks the next), then renamed into place once the gate has passed.
+  With --overwrite the new folder and the old dataset are swapped in one
+  renameat2(RENAME_EXCHANGE) and the old one is deleted; where the file system lacks that, the
+  old one is renamed to `.NAME.motqa-old-TOKEN` first (a reader may see nothing in between). A
+  lock file `.NAME.motqa-lock` (flock, released by the kernel when a process dies) keeps two
+  ingests apart, so the next run knows that any tmp/old folder is a dead run's: it puts an old
+  dataset back if the target is missing, and deletes the rest.
 - S3 has no rename, and Deep Lake 4 dataset metadata is not versioned per branch (a commit on
   any branch makes it visible on main). So: the target is created empty at once (no columns,
   motqa_state "writing"); the sequences go to a branch `motqa-ingest-TOKEN`, one commit each
@@ -64,9 +70,9 @@ Source files are opened for reading only; a target inside the source (or the rev
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -104,18 +110,12 @@ class WriteSummary:
 
 
 class Gated(NamedTuple):
-    """What the gate saw of a sequence (motqa/ingest.py): the writer refuses a sequence that changed
-    since, and stores it under the profile it was checked under (a fresh load knows no profile)."""
+    """What a gate that ran before the write saw of a sequence (LoadFeed): the writer refuses a
+    sequence that changed since, and stores it under the profile it was checked under."""
 
     frames: int
     boxes: int
     benchmark: str = "generic"
-    labels: tuple[str, ...] | None = None  # an export's class names (CVAT's labels.txt)
-
-    def class_names(self) -> dict[str, str]:
-        if self.labels is not None:
-            return {str(n): name for n, name in enumerate(self.labels, start=1)}
-        return {str(k): v for k, v in profile(self.benchmark).classes.items()}
 
 
 def checkpoint(step: str) -> None:
@@ -217,63 +217,113 @@ def _read_frame_file(seq: Sequence, i: int) -> bytes:
                          "the source changed after the gate ran") from None
 
 
-def _check_unchanged(seq: Sequence, expected: Mapping[str, Gated] | None) -> None:
+class Stop(Exception):
+    """Raised by a feed to end a write unpublished: the gate refused (`cause` None) or failed
+    (`cause`, the gate's own exception). The writers roll back and delete what they wrote, as for
+    any failure, and let it through unchanged."""
+
+    def __init__(self, cause: BaseException | None = None) -> None:
+        super().__init__("the gate refused" if cause is None else f"the gate failed: {cause}")
+        self.cause = cause
+
+
+class Feed(Protocol):
+    """What a writer writes: the sequences, one at a time and loaded, then (once they are all
+    taken) the dataset metadata, or Stop. motqa/ingest.py's GateFeed hands them over from the gate
+    as it checks them; LoadFeed loads them from a MotDataset."""
+
+    total: int
+
+    def __iter__(self) -> Iterator[Sequence]: ...
+
+    def metadata(self) -> Mapping[str, str]: ...
+
+
+class LoadFeed:
+    """Each sequence of `mot` loaded from its refs. `expected` (the gate's frames and gt rows per
+    sequence, after a gate that ran first) makes the write refuse a sequence that changed since,
+    and gives each sequence the profile it was checked under (a fresh load knows none)."""
+
+    def __init__(self, mot: MotDataset, expected: Mapping[str, Gated] | None = None,
+                 metadata: Mapping[str, str] | None = None) -> None:
+        self.mot, self.expected, self._metadata = mot, expected, dict(metadata or {})
+        self.total = len(mot.sequences)
+
+    def __iter__(self) -> Iterator[Sequence]:
+        for ref in self.mot.sequences:
+            seq = ref.load()
+            gated = self.expected.get(seq.label) if self.expected is not None else None
+            if gated is not None:
+                _check_unchanged(seq, gated)
+                seq.profile = profile(gated.benchmark)
+            yield seq
+
+    def metadata(self) -> Mapping[str, str]:
+        return self._metadata
+
+
+def _check_unchanged(seq: Sequence, gated: Gated) -> None:
     """The gate ran on what was on disk then; refuse to write what it did not see."""
-    if expected is None or seq.label not in expected:
-        return
     now = (len(seq.frames), len(seq.gt) if seq.gt is not None else 0)
-    then = tuple(expected[seq.label][:2])
+    then = tuple(gated[:2])
     if now != then:
         raise WriteError(f"{seq.label}: the source changed after the gate ran "
                          f"(frames, gt rows: {then} then, {now} now)")
 
 
-def write_rows(ds: Any, mot: MotDataset, summary: WriteSummary, progress: Progress,
-                expected: Mapping[str, Gated] | None) -> set[str]:
-    """Append one row per sequence with gt, committing after each (Deep Lake holds appends in
-    memory until a commit). Returns the benchmarks written."""
+def class_names(seq: Sequence) -> dict[str, str]:
+    """{class id: name}: an export's labels (CVAT's labels.txt, class N the N-th), else the profile's table."""
+    if seq.labels is not None:
+        return {str(n): name for n, name in enumerate(seq.labels, start=1)}
+    return {str(k): v for k, v in seq.profile.classes.items()}
+
+
+def write_row(ds: Any, seq: Sequence, summary: WriteSummary, progress: Progress, position: str) -> bool:
+    """Append and commit the row of one loaded sequence (Deep Lake holds appends in memory until
+    a commit), or list it in summary.skipped. True when it was written."""
+    if seq.gt is None:
+        summary.skipped.append((seq.label, "no ground truth (gt/gt.txt)"))
+        return False
+    if not seq.frames.folder:  # the gate refuses it (image-folder-missing) unless told to ignore
+        summary.skipped.append((seq.label, "no image folder (annotations only): no frames to store"))
+        return False
+    row = _sequence_row(seq, progress, position)
+    if row is None:
+        summary.skipped.append((seq.label, "no frame files and no gt rows"))
+        return False
+    progress.status(f"{position} {seq.label}: storing {row.frames} frames")
+    ds.append(row.values)
+    row.values = {}  # the frames' bytes: one sequence in memory at a time
+    ds.commit(f"motqa ingest: {seq.label}")
+    checkpoint("sequence-written")
+    summary.sequences.append(seq.label)
+    summary.frames += row.frames
+    summary.boxes += row.boxes
+    if row.no_image:
+        summary.frames_without_image[seq.label] = row.no_image
+    summary.class_names[seq.label] = class_names(seq)
+    return True
+
+
+def write_rows(ds: Any, feed: Feed, summary: WriteSummary, progress: Progress) -> tuple[set[str], Mapping[str, str]]:
+    """One row per sequence the feed gives that has gt, each committed; then the feed's metadata
+    (its Stop goes through). Returns the benchmarks written and that metadata."""
     benchmarks: set[str] = set()
-    total = len(mot.sequences)
-    for n, ref in enumerate(mot.sequences, start=1):
-        position = f"[{n}/{total}]"
-        progress.status(f"{position} {ref.label}: loading")
-        seq = ref.load()
-        _check_unchanged(seq, expected)
-        if seq.gt is None:
-            summary.skipped.append((seq.label, "no ground truth (gt/gt.txt)"))
-            continue
-        if not seq.frames.folder:  # the gate refuses it (image-folder-missing) unless told to ignore
-            summary.skipped.append((seq.label, "no image folder (annotations only): no frames to store"))
-            continue
-        row = _sequence_row(seq, progress, position)
-        if row is None:
-            summary.skipped.append((seq.label, "no frame files and no gt rows"))
-            continue
-        progress.status(f"{position} {seq.label}: storing {row.frames} frames")
-        ds.append(row.values)
-        row.values = {}  # the frames' bytes: one sequence in memory at a time
-        ds.commit(f"motqa ingest: {seq.label}")
-        checkpoint("sequence-written")
-        summary.sequences.append(seq.label)
-        summary.frames += row.frames
-        summary.boxes += row.boxes
-        if row.no_image:
-            summary.frames_without_image[seq.label] = row.no_image
-        gated = expected.get(seq.label) if expected is not None else None
-        gated = gated or Gated(row.frames, row.boxes, seq.benchmark, seq.labels)
-        benchmarks.add(gated.benchmark)
-        summary.class_names[seq.label] = gated.class_names()
+    for n, seq in enumerate(feed, start=1):
+        if write_row(ds, seq, summary, progress, f"[{n}/{feed.total}]"):
+            benchmarks.add(seq.benchmark)
+    metadata = feed.metadata()
     progress.done()
     if not summary.sequences:
         why = "; ".join(f"{label}: {reason}" for label, reason in summary.skipped[:3])
         raise WriteError(f"no sequence with ground truth and frames to ingest ({why}"
                          f"{' ...' if len(summary.skipped) > 3 else ''}); nothing was written")
-    return benchmarks
+    return benchmarks, metadata
 
 
-def final_metadata(metadata: Mapping[str, str] | None, summary: WriteSummary, benchmarks: set[str]) -> dict[str, str]:
+def final_metadata(metadata: Mapping[str, str], summary: WriteSummary, benchmarks: set[str]) -> dict[str, str]:
     out = {L.META_VERSION: __version__, L.META_SOURCE: "", L.META_GATE: "{}"}
-    out.update(metadata or {})
+    out.update(metadata)
     out.update({
         L.META_LAYOUT: L.LAYOUT,
         L.META_BENCHMARK: ",".join(sorted(benchmarks)),

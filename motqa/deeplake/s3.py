@@ -14,7 +14,6 @@ from motqa.deeplake import layout as L
 from motqa.deeplake import rows
 from motqa.deeplake.rows import BRANCH_PREFIX, REPLACING, WRITING, TargetExistsError, WriteError, WriteSummary
 from motqa.errors import UsageError
-from motqa.model import MotDataset
 from motqa.progress import Progress
 from motqa.storage import Target
 
@@ -102,8 +101,7 @@ def _delete_stale_branches(ds: Any, target: Target) -> None:
             _deeplake_call(target, f"deleting the stale branch {name}", ds.branches[name].delete)
 
 
-def write_s3(mot: MotDataset, target: Target, overwrite: bool, metadata: Mapping[str, str] | None,
-              progress: Progress, expected: Mapping[str, rows.Gated] | None) -> WriteSummary:
+def write_s3(feed: rows.Feed, target: Target, overwrite: bool, progress: Progress) -> WriteSummary:
     summary = WriteSummary(target.url)
     main, before = _open_s3_base(target, overwrite)
     main.auto_commit_enabled = False
@@ -113,7 +111,7 @@ def write_s3(mot: MotDataset, target: Target, overwrite: bool, metadata: Mapping
     work: Any = _deeplake_call(target, "opening the branch", main.branches[branch].open)
     merged = False
     try:
-        benchmarks = _fill_branch(work, mot, target, summary, progress, expected)
+        benchmarks, metadata = _fill_branch(work, feed, target, summary, progress)
         work = None
         if before == L.PUBLISHED:
             main.metadata[L.META_STATE] = REPLACING  # motqa readers: absent until published again
@@ -137,8 +135,8 @@ def write_s3(mot: MotDataset, target: Target, overwrite: bool, metadata: Mapping
     return summary
 
 
-def _fill_branch(work: Any, mot: MotDataset, target: Target, summary: WriteSummary, progress: Progress,
-                 expected: Mapping[str, rows.Gated] | None) -> set[str]:
+def _fill_branch(work: Any, feed: rows.Feed, target: Target, summary: WriteSummary,
+                 progress: Progress) -> tuple[set[str], Mapping[str, str]]:
     """The layout's columns (or the old rows deleted), then every sequence, in the branch."""
     try:
         work.auto_commit_enabled = False
@@ -150,8 +148,8 @@ def _fill_branch(work: Any, mot: MotDataset, target: Target, summary: WriteSumma
                 work.delete(row)
         work.commit("motqa ingest: schema")
         rows.checkpoint("s3-branch-ready")
-        return rows.write_rows(work, mot, summary, progress, expected)
-    except UsageError:
+        return rows.write_rows(work, feed, summary, progress)
+    except (UsageError, rows.Stop):
         raise
     except Exception as e:  # noqa: BLE001 - see _deeplake_call
         raise WriteError(f"{target}: writing failed: {type(e).__name__}: {e}") from None

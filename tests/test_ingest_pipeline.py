@@ -1,0 +1,168 @@
+"""`motqa ingest` as a pipeline: each sequence is read and parsed once, checked, and handed to the
+writer while the gate goes on to the next; the dataset is published only when the whole gate has
+passed, exactly as before (tests/test_ingest.py and tests/test_ingest_faults.py hold the publish
+protocol; these hold what the pipeline adds)."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from motqa.cli import run
+from motqa.deeplake import rows
+from motqa.demo import default_sequences, write_demo
+from motqa.gate import GateConfig
+from motqa.ingest import ingest as ingest_api
+from motqa.model import Sequence, Severity
+from motqa.progress import Progress
+from motqa.sources import layout, tree
+from motqa.storage import parse_target
+from tests.test_ingest import assert_matches_source, leftovers, open_ro
+
+
+def _demo(root: Path, defect: str | None = None) -> Path:
+    write_demo(root, defect, default_sequences(frames=16, width=160, height=120))
+    return root
+
+
+def _ingest(source: Path, target: Path, *observers: Any, **cfg: Any) -> Any:
+    cfg.setdefault("shipped_expectations", False)
+    return ingest_api(source, parse_target(str(target)), GateConfig(**cfg), overwrite=False,
+                      progress=Progress(False), observers=observers)
+
+
+@pytest.fixture
+def events(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """("written", label) as the writer commits each sequence; ("checked", label) as the gate
+    finishes each sequence's checks."""
+    seen: list[tuple[str, str]] = []
+    labels: list[str] = []
+    original = rows.write_row
+
+    def write_row(ds: Any, seq: Sequence, *args: Any, **kw: Any) -> Any:
+        labels.append(seq.label)
+        return original(ds, seq, *args, **kw)
+
+    def checkpoint(step: str) -> None:
+        if step == "sequence-written":
+            seen.append(("written", labels[-1]))
+
+    monkeypatch.setattr(rows, "write_row", write_row)
+    monkeypatch.setattr(rows, "checkpoint", checkpoint)
+    return seen
+
+
+def _checked(seen: list[tuple[str, str]]) -> Any:
+    return lambda seq, found: seen.append(("checked", seq.label))
+
+
+@pytest.mark.parametrize("images", ["decode", "header", "skip"])
+def test_every_frame_file_read_once_and_every_sequence_loaded_once(images: str, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    source = _demo(tmp_path / "mot")
+    reads: Counter[str] = Counter()
+    loads: Counter[str] = Counter()
+    read_frame, load_sequence = tree.read_frame, layout.load_sequence
+
+    def counting_read(path: Path) -> bytes:
+        reads[str(path)] += 1
+        return read_frame(path)
+
+    def counting_load(seq_dir: Any, split: Any) -> Sequence:
+        loads[str(seq_dir)] += 1
+        return load_sequence(seq_dir, split)
+
+    monkeypatch.setattr(tree, "read_frame", counting_read)
+    monkeypatch.setattr(layout, "load_sequence", counting_load)
+    outcome = _ingest(source, tmp_path / "mot.dl", images=images)
+    assert outcome.status == "written"
+    frame_files = sorted(str(p) for p in source.glob("*/*/img1/*.jpg"))  # test/DEMO-03's are checked too
+    if images == "skip":  # only the writer reads them: the train split's
+        frame_files = [f for f in frame_files if "/train/" in f]
+    assert sorted(reads) == frame_files, "a frame file not read"
+    assert set(reads.values()) == {1}, f"read more than once: {[f for f, n in reads.items() if n > 1]}"
+    assert set(loads.values()) == {1} and len(loads) == 3  # test/DEMO-03 too: the gate checks it
+    assert_matches_source(open_ro(tmp_path / "mot.dl"), source)
+
+
+def test_sequence_n_is_written_before_the_gate_checks_sequence_n_plus_1(tmp_path: Path,
+                                                                        events: list[tuple[str, str]]) -> None:
+    source = _demo(tmp_path / "mot")
+    outcome = _ingest(source, tmp_path / "mot.dl", _checked(events))
+    assert outcome.status == "written"
+    assert events == [("checked", "test/DEMO-03"),  # no gt: checked, and skipped by the writer
+                      ("checked", "train/DEMO-01"), ("written", "train/DEMO-01"),
+                      ("checked", "train/DEMO-02"), ("written", "train/DEMO-02")]
+
+
+def test_a_refused_sequence_stops_the_write_and_the_gate_still_checks_the_rest(
+        tmp_path: Path, events: list[tuple[str, str]]) -> None:
+    source = _demo(tmp_path / "mot", "duplicate-id")  # the defect is in DEMO-02
+    shutil.copytree(source / "train/DEMO-01", source / "train/DEMO-04")  # a clean sequence after it
+    ini = source / "train/DEMO-04/seqinfo.ini"
+    ini.write_text(ini.read_text().replace("DEMO-01", "DEMO-04"))
+    target = tmp_path / "out" / "mot.dl"
+    outcome = _ingest(source, target, _checked(events))
+    assert outcome.status == "refused" and not outcome.result.valid
+    assert [e for e in events if e[0] == "written"] == [("written", "train/DEMO-01")]  # none from DEMO-02 on
+    assert events[-1] == ("checked", "train/DEMO-04")  # the gate went on: the report lists every sequence
+    assert [s.label for s in outcome.result.sequences] == ["test/DEMO-03", "train/DEMO-01", "train/DEMO-02",
+                                                           "train/DEMO-04"]
+    assert [f.sequence for f in outcome.result.findings if f.severity >= Severity.ERROR] == ["train/DEMO-02"]
+    assert not target.parent.exists()  # the temporary dataset, its lock and the folder made for it: gone
+
+
+def test_refused_by_a_finding_of_the_whole_run_after_every_sequence_was_written(
+        tmp_path: Path, events: list[tuple[str, str]]) -> None:
+    """sequence-name-mismatch is a warning; failing on warnings makes the last sequence's finding
+    the refusal, after DEMO-01 and DEMO-02 were written: nothing may be published."""
+    source = _demo(tmp_path / "mot", "sequence-name-mismatch")
+    target = tmp_path / "mot.dl"
+    outcome = _ingest(source, target, fail_on=Severity.WARNING)
+    assert outcome.status == "refused"
+    assert not target.exists() and leftovers(tmp_path) == []
+
+
+def test_a_write_that_fails_mid_gate_still_gives_the_whole_gate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    source = _demo(tmp_path / "mot")
+    original = rows.write_row
+
+    def failing(ds: Any, seq: Sequence, *args: Any, **kw: Any) -> Any:
+        if seq.name == "DEMO-02":
+            raise rows.WriteError(f"{seq.label}: no space left (planted)")
+        return original(ds, seq, *args, **kw)
+
+    monkeypatch.setattr(rows, "write_row", failing)
+    target = tmp_path / "mot.dl"
+    outcome = _ingest(source, target)
+    assert outcome.status == "not written" and "planted" in outcome.detail
+    assert [s.label for s in outcome.result.sequences] == ["test/DEMO-03", "train/DEMO-01", "train/DEMO-02"]
+    assert not target.exists() and leftovers(tmp_path) == []
+    assert run(["ingest", str(source), str(target), "-q", "--no-shipped-expectations"]) == 2
+    assert "planted" in capsys.readouterr().err
+
+
+def test_a_gate_that_crashes_mid_ingest_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """An internal error in the gate is the gate's (exit 2 with its message), after the writer has
+    written DEMO-01 to its temporary dataset: that is deleted."""
+    source = _demo(tmp_path / "mot")
+    load_sequence = layout.load_sequence
+
+    def load(seq_dir: Any, split: Any) -> Sequence:
+        seq = load_sequence(seq_dir, split)
+        if seq.name == "DEMO-02":
+            raise RuntimeError("planted crash")
+        return seq
+
+    monkeypatch.setattr(layout, "load_sequence", load)
+    target = tmp_path / "mot.dl"
+    assert run(["ingest", str(source), str(target), "-q", "--no-shipped-expectations"]) == 2
+    err = capsys.readouterr().err
+    assert "internal error: RuntimeError: planted crash" in err and "Traceback" not in err
+    assert not target.exists() and leftovers(tmp_path) == []
