@@ -33,7 +33,7 @@ class GateConfig:
     severity: dict[str, Severity] = field(default_factory=dict)  # check id or pattern -> its severity here
     benchmark: str | None = None  # a profile name that overrides recognition (--benchmark)
     needs_frames: bool = False  # ingest: a sequence without an image folder cannot be stored
-    keep_frames: bool = False  # ingest: each frame's bytes kept from the checks' read for the writer
+    keep_frames: bool = False  # ingest: each frame's bytes kept from the checks' read for the writer (remember)
     results: bool = False  # `motqa results`: the result-* checks only (and only there)
     jobs: int | None = None  # threads that check a sequence's frames (--jobs); None: the cores available
 
@@ -163,7 +163,8 @@ def gate_steps(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None
         where = f"[{n}/{len(ds.sequences)}] {ref.label}"
         progress.status(f"{where}: reading")
         seq = ref.load()
-        kept = seq.frames.remembered() if cfg.keep_frames else None
+        if cfg.keep_frames:
+            seq.frames.remember()
         got = recognise(seq.name, seq.folders, cfg.benchmark, seq.stated_benchmark, seq.layout, seq.labels)
         seq.profile, seq.profile_reason = got.profile, got.reason
         found = [f for f in seq.findings if plan.keeps(f.check)]  # what the source found reading
@@ -186,9 +187,7 @@ def gate_steps(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None
         findings += found
         summaries.append(SequenceSummary.of(seq))
         expectations.add_sequence(seq, summaries[-1].as_dict())
-        yield seq, found
-        if kept is not None:
-            kept.clear()  # the writer has stored them
+        yield seq, found  # with its frames' bytes when keep_frames: the taker forgets them
     findings += fold([f for f in expectations.check_sequences()
                       if f.check not in table_explained.get(f.sequence or "", frozenset())])
     facts = DatasetFacts(no_folder, len(summaries) - len(no_folder), cfg.needs_frames)

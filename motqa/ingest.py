@@ -5,6 +5,7 @@ line prints it and makes the exit code."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from motqa.deeplake.rows import Gated, Stop
 from motqa.deeplake.write import WriteSummary, write_dataset, write_feed
 from motqa.errors import UsageError
 from motqa.gate import GateConfig, GateResult, Observer, gate_steps, run_gate
-from motqa.model import Finding, MotDataset, Sequence
+from motqa.model import MotDataset, Sequence
 from motqa.progress import Progress
 from motqa.reporters import as_dict
 from motqa.sources.layout import discover
@@ -38,75 +39,137 @@ def ingest(source: Path, target: Target, cfg: GateConfig, *, overwrite: bool, pr
            observers: tuple[Observer, ...] = ()) -> IngestOutcome:
     """The caller has checked the target (motqa.deeplake.write.check_target) before calling.
 
-    A local target is written as the gate goes (GateFeed): each sequence is read and parsed once,
-    checked, then stored in the temporary dataset before the gate loads the next; the dataset is
-    published only when the whole gate has passed. An S3 target is created empty at its first
-    write (rows.py's protocol), which a refused gate must not leave behind: there the gate runs
-    first, then the writer loads each sequence again (LoadFeed) and checks it did not change."""
+    A local target is written as the gate goes: each sequence is read and parsed once, checked,
+    and handed to a writer thread, which stores it in the temporary dataset while the gate checks
+    the next (Deep Lake's commit leaves the GIL to the gate); the dataset is published only when
+    the whole gate has passed. An S3 target is created empty at its first write (rows.py's
+    protocol), which a refused gate must not leave behind: there the gate runs first, then the
+    writer loads each sequence again (LoadFeed) and checks it did not change."""
     cfg.needs_frames = True  # a sequence without frames cannot be stored: the gate says so
     mot = discover(source)
     if target.folder is None:
         return _gate_first(mot, target, cfg, overwrite, progress, observers)
     cfg.keep_frames = True  # the frames the checks read are the bytes the writer stores
-    feed = GateFeed(mot, cfg, progress, observers)
+    handoff = HandOff(len(mot.sequences))
+    writer = _Writer(handoff, target, overwrite, Path(mot.source) if mot.kind == "mot-folder" else None)
+    writer.start()
     try:
-        summary = write_feed(feed, target, overwrite=overwrite, progress=progress,
-                             source=Path(mot.source) if mot.kind == "mot-folder" else None)
-    except Stop as stop:
-        if stop.cause is not None:
-            raise stop.cause from None
-        return IngestOutcome(feed.finish(), "refused", "nothing was written")
-    except UsageError as e:  # the writer's: the gate's come as Stop
-        return IngestOutcome(feed.finish(), "not written", str(e), e)
-    return IngestOutcome(feed.finish(), "replaced" if summary.replaced else "written", _done(summary, target))
+        result = _gate_into(handoff, mot, cfg, progress, observers)
+    except BaseException as e:
+        handoff.end(Stop(e))  # the writer deletes what it wrote
+        writer.join()
+        raise
+    if writer.is_alive():
+        progress.status("writing: storing the last sequence")
+    writer.join()
+    progress.done()
+    error = writer.error
+    if isinstance(error, Stop):
+        return IngestOutcome(result, "refused", "nothing was written")
+    if isinstance(error, UsageError):
+        return IngestOutcome(result, "not written", str(error), error)
+    if error is not None:
+        raise error
+    assert writer.summary is not None
+    return IngestOutcome(result, "replaced" if writer.summary.replaced else "written", _done(writer.summary, target))
 
 
-class GateFeed:
-    """The gate's sequences for the writer (rows.Feed), each as soon as its checks have run; none
-    after the first that has a finding at the failing severity (the gate will refuse: the rest is
-    only checked). metadata() is the gate's record once the gate has passed, else Stop. Any error
-    of the gate's own comes to the writer as Stop(cause) and is raised again by ingest()."""
+def _gate_into(handoff: HandOff, mot: MotDataset, cfg: GateConfig, progress: Progress,
+               observers: tuple[Observer, ...]) -> GateResult:
+    """The gate, handing each sequence to the writer as its checks end; none after the first with
+    a finding at the failing severity (the gate will refuse: the rest is only checked)."""
+    steps = gate_steps(mot, cfg, progress, observers)
+    refused = False
+    while True:
+        try:
+            seq, found = next(steps)
+        except StopIteration as done:
+            result = cast(GateResult, done.value)
+            break
+        refused = refused or any(f.severity >= cfg.fail_on for f in found)
+        if refused or not handoff.put(seq):
+            seq.frames.forget()
+    handoff.end(_metadata(result) if result.valid else Stop())
+    return result
 
-    def __init__(self, mot: MotDataset, cfg: GateConfig, progress: Progress, observers: tuple[Observer, ...]):
-        self.total = len(mot.sequences)
-        self._fail_on = cfg.fail_on
-        self._steps = gate_steps(mot, cfg, progress, observers)
-        self.result: GateResult | None = None
+
+class HandOff:
+    """The writer's feed (rows.Feed), filled by the gate's thread: put() returns once the writer
+    has taken the sequence, that is once it has stored the one before, so at most two sequences
+    are held: the one being stored and the one being checked. end() gives the metadata to
+    publish, or the Stop that ends the write unpublished."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self._cond = threading.Condition()
+        self._item: Sequence | None = None
+        self._end: Mapping[str, str] | Stop | None = None
+        self._closed = False  # the writer takes no more (it failed, or the feed ended)
+        self._taken: Sequence | None = None  # the last sequence the writer took
+
+    def put(self, seq: Sequence) -> bool:
+        """False when the writer takes no more sequences (it failed: the gate goes on alone)."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._item is None or self._closed)
+            if self._closed:
+                return False
+            self._item = seq
+            self._cond.notify_all()
+            self._cond.wait_for(lambda: self._item is not seq)
+            return self._taken is seq
+
+    def end(self, outcome: Mapping[str, str] | Stop) -> None:
+        with self._cond:
+            if self._end is None:
+                self._end = outcome
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """The writer's side: it takes nothing more (a put waiting now returns False)."""
+        with self._cond:
+            self._closed = True
+            if self._item is not None:
+                self._item.frames.forget()
+                self._item = None
+            self._cond.notify_all()
 
     def __iter__(self) -> Iterator[Sequence]:
-        refused = False
-        while self.result is None:
-            step = self._step()
-            if step is not None:
-                seq, found = step
-                refused = refused or any(f.severity >= self._fail_on for f in found)
-                if not refused:
-                    yield seq
-
-    def _step(self) -> tuple[Sequence, list[Finding]] | None:
-        try:
-            return next(self._steps)
-        except StopIteration as done:
-            self.result = done.value
-        except Exception as e:
-            raise Stop(e) from e
-        return None
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._item is not None or self._end is not None)
+                seq, self._item = self._item, None
+                self._taken = seq
+                self._cond.notify_all()
+            if seq is None:
+                return
+            yield seq
 
     def metadata(self) -> Mapping[str, str]:
-        result = self.finish()
-        if not result.valid:
-            raise Stop()
-        return _metadata(result)
+        with self._cond:
+            self._cond.wait_for(lambda: self._end is not None)
+            end = self._end
+        if isinstance(end, Stop):
+            raise end
+        assert end is not None
+        return end
 
-    def finish(self) -> GateResult:
-        """The gate's result: the checks of the sequences not taken yet run now (the writer stops
-        taking them when it fails)."""
-        while self.result is None:
-            try:
-                self._step()
-            except Stop as stop:
-                raise cast(BaseException, stop.cause) from None
-        return self.result
+
+class _Writer(threading.Thread):
+    """write_feed on a thread of its own; what it returned or raised is kept for ingest()."""
+
+    def __init__(self, feed: HandOff, target: Target, overwrite: bool, source: Path | None) -> None:
+        super().__init__(name="motqa-writer", daemon=True)
+        self.feed, self.target, self.overwrite, self.source = feed, target, overwrite, source
+        self.summary: WriteSummary | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.summary = write_feed(self.feed, self.target, overwrite=self.overwrite, source=self.source)
+        except BaseException as e:  # noqa: BLE001 - handed to ingest(), which raises what is not the writer's
+            self.error = e
+        finally:
+            self.feed.close()
 
 
 def _gate_first(mot: MotDataset, target: Target, cfg: GateConfig, overwrite: bool, progress: Progress,

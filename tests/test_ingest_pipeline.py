@@ -89,14 +89,24 @@ def test_every_frame_file_read_once_and_every_sequence_loaded_once(images: str, 
     assert_matches_source(open_ro(tmp_path / "mot.dl"), source)
 
 
-def test_sequence_n_is_written_before_the_gate_checks_sequence_n_plus_1(tmp_path: Path,
-                                                                        events: list[tuple[str, str]]) -> None:
+def test_the_gate_checks_sequence_n_plus_1_while_n_is_stored(tmp_path: Path, events: list[tuple[str, str]]) -> None:
+    """The hand-off: the gate gives sequence n to the writer once n-1 is stored, so it checks n+1
+    while n is stored, never n+2: two sequences in memory at most."""
     source = _demo(tmp_path / "mot")
+    for k in (4, 5, 6):  # five train sequences
+        shutil.copytree(source / "train/DEMO-01", source / f"train/DEMO-0{k}")
+        ini = source / f"train/DEMO-0{k}/seqinfo.ini"
+        ini.write_text(ini.read_text().replace("DEMO-01", f"DEMO-0{k}"))
     outcome = _ingest(source, tmp_path / "mot.dl", _checked(events))
     assert outcome.status == "written"
-    assert events == [("checked", "test/DEMO-03"),  # no gt: checked, and skipped by the writer
-                      ("checked", "train/DEMO-01"), ("written", "train/DEMO-01"),
-                      ("checked", "train/DEMO-02"), ("written", "train/DEMO-02")]
+    train = [f"train/DEMO-0{k}" for k in (1, 2, 4, 5, 6)]
+    assert [label for what, label in events if what == "written"] == train
+    assert [label for what, label in events if what == "checked"] == ["test/DEMO-03", *train]
+    at = {e: i for i, e in enumerate(events)}
+    for n, label in enumerate(train):
+        assert at[("checked", label)] < at[("written", label)]
+        if n + 2 < len(train):  # n is stored before the gate has finished checking n+2
+            assert at[("written", label)] < at[("checked", train[n + 2])]
 
 
 def test_a_refused_sequence_stops_the_write_and_the_gate_still_checks_the_rest(

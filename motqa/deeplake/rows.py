@@ -288,6 +288,7 @@ def write_row(ds: Any, seq: Sequence, summary: WriteSummary, progress: Progress,
         summary.skipped.append((seq.label, "no image folder (annotations only): no frames to store"))
         return False
     row = _sequence_row(seq, progress, position)
+    seq.frames.forget()  # the row holds the bytes now; Deep Lake holds them until the commit
     if row is None:
         summary.skipped.append((seq.label, "no frame files and no gt rows"))
         return False
