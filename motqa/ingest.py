@@ -55,13 +55,13 @@ def ingest(source: Path, target: Target, cfg: GateConfig, *, overwrite: bool, pr
     writer.start()
     try:
         result = _gate_into(handoff, mot, cfg, progress, observers)
-    except BaseException as e:
-        handoff.end(Stop(e))  # the writer deletes what it wrote
+        if writer.is_alive():
+            progress.status("writing: storing the last sequence")
+        writer.join()
+    except BaseException as e:  # the gate failed, or Ctrl-C, also while the last sequence is stored
+        handoff.end(Stop(e), first=False)  # unless it is publishing already, the writer deletes what it wrote
         writer.join()
         raise
-    if writer.is_alive():
-        progress.status("writing: storing the last sequence")
-    writer.join()
     progress.done()
     error = writer.error
     if isinstance(error, Stop):
@@ -106,6 +106,7 @@ class HandOff:
         self._end: Mapping[str, str] | Stop | None = None
         self._closed = False  # the writer takes no more (it failed, or the feed ended)
         self._taken: Sequence | None = None  # the last sequence the writer took
+        self._end_taken = False  # the writer has read the end: it publishes (or stops) now
 
     def put(self, seq: Sequence) -> bool:
         """False when the writer takes no more sequences (it failed: the gate goes on alone)."""
@@ -118,9 +119,10 @@ class HandOff:
             self._cond.wait_for(lambda: self._item is not seq)
             return self._taken is seq
 
-    def end(self, outcome: Mapping[str, str] | Stop) -> None:
+    def end(self, outcome: Mapping[str, str] | Stop, first: bool = True) -> None:
+        """`first=False`: a Stop that replaces the metadata given before, if the writer has not taken it."""
         with self._cond:
-            if self._end is None:
+            if self._end is None or (not first and not self._end_taken):
                 self._end = outcome
             self._cond.notify_all()
 
@@ -147,7 +149,7 @@ class HandOff:
     def metadata(self) -> Mapping[str, str]:
         with self._cond:
             self._cond.wait_for(lambda: self._end is not None)
-            end = self._end
+            end, self._end_taken = self._end, True
         if isinstance(end, Stop):
             raise end
         assert end is not None

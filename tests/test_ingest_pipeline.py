@@ -176,3 +176,34 @@ def test_a_gate_that_crashes_mid_ingest_leaves_nothing(tmp_path: Path, monkeypat
     err = capsys.readouterr().err
     assert "internal error: RuntimeError: planted crash" in err and "Traceback" not in err
     assert not target.exists() and leftovers(tmp_path) == []
+
+
+_INTERRUPT = """
+import os, signal, sys, time
+from motqa.cli import run
+from motqa.deeplake import rows
+seen = 0
+def checkpoint(step):
+    global seen
+    if step == "sequence-written":
+        seen += 1
+        if seen == 1:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: the main thread is in the gate
+            time.sleep(1)  # the writer waits here: the main thread has the signal before it goes on
+rows.checkpoint = checkpoint
+sys.exit(run(sys.argv[1:]))
+"""
+
+
+def test_ctrl_c_mid_ingest_publishes_nothing_and_deletes_what_was_written(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    source = _demo(tmp_path / "mot")
+    target = tmp_path / "mot.dl"
+    args = ["ingest", str(source), str(target), "-q", "--no-shipped-expectations"]
+    proc = subprocess.run([sys.executable, "-c", _INTERRUPT, *args], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 130 and "motqa: interrupted" in proc.stderr and "Traceback" not in proc.stderr
+    assert not target.exists() and leftovers(tmp_path) == []
+    assert run(args) == 0  # and the next run writes it whole
+    assert_matches_source(open_ro(target), source)
