@@ -145,11 +145,13 @@ def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
 
 
 def gate_steps(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
-               observers: tuple[Observer, ...] = ()) -> Generator[tuple[Sequence, list[Finding]], None, GateResult]:
+               observers: tuple[Observer, ...] = (), on_checked: Observer | None = None,
+               ) -> Generator[tuple[Sequence, list[Finding]], None, GateResult]:
     """The gate, one sequence at a time: yields each sequence, still loaded, with its findings
     (at the severities the configuration gives them) once its checks have run, and returns the
-    GateResult when the checks of the whole run have run too. Ingest writes each sequence as it
-    comes (motqa/ingest.py); run_gate takes them all."""
+    GateResult when the checks of the whole run have run too. `on_checked` gets each sequence and
+    its findings so far as soon as motqa's own checks have run, before the Great Expectations
+    suites and the observers (ingest hands it to the writer there: motqa/ingest.py)."""
     progress = progress or Progress(False)
     plan = cfg.plan()
     findings = [f for f in ds.findings if plan.keeps(f.check)]
@@ -175,6 +177,8 @@ def gate_steps(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None
                 continue
             bar = progress.bar(f"{where}: {cfg.images} frames", len(seq.frames)) if check.stage == FRAMES else None
             found += check.run(seq, ids, Options(cfg.images, bar, cfg.jobs))
+        if on_checked is not None:
+            on_checked(seq, [plan.severity(f) for f in fold([f for f in found if not explained(seq, f)])])
         if expectations.suites:
             progress.status(f"{where}: expectations")
         found += expectations.check_annotations(seq)

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any, cast
 
 from motqa.deeplake import layout as L
-from motqa.deeplake.rows import Gated, Stop
+from motqa.deeplake.rows import Gated, Prepared, Stop, WriteError, prepare
 from motqa.deeplake.write import WriteSummary, write_dataset, write_feed
 from motqa.errors import UsageError
 from motqa.gate import GateConfig, GateResult, Observer, gate_steps, run_gate
-from motqa.model import MotDataset, Sequence
+from motqa.model import Finding, MotDataset, Sequence
 from motqa.progress import Progress
 from motqa.reporters import as_dict
 from motqa.sources.layout import discover
@@ -76,48 +76,58 @@ def ingest(source: Path, target: Target, cfg: GateConfig, *, overwrite: bool, pr
 
 def _gate_into(handoff: HandOff, mot: MotDataset, cfg: GateConfig, progress: Progress,
                observers: tuple[Observer, ...]) -> GateResult:
-    """The gate, handing each sequence to the writer as its checks end; none after the first with
-    a finding at the failing severity (the gate will refuse: the rest is only checked)."""
-    steps = gate_steps(mot, cfg, progress, observers)
+    """The gate, handing each sequence's row to the writer as soon as motqa's own checks of it have
+    run (its Great Expectations suites and the report's samples then run while it is stored);
+    none after the first with a finding at the failing severity (the gate will refuse: the rest
+    is only checked). The row is made here, on the gate's thread: only numpy arrays and bytes
+    cross to the writer's."""
     refused = False
+
+    def hand_over(seq: Sequence, found: list[Finding]) -> None:
+        nonlocal refused
+        refused = refused or any(f.severity >= cfg.fail_on for f in found)
+        if refused or handoff.closed:
+            return
+        try:
+            item: Prepared | WriteError = prepare(seq, progress, "")
+        except WriteError as e:  # cannot be stored: the writer fails with it
+            item = e
+        handoff.put(item)
+
+    steps = gate_steps(mot, cfg, progress, observers, on_checked=hand_over)
     while True:
         try:
-            seq, found = next(steps)
+            seq, _ = next(steps)
         except StopIteration as done:
             result = cast(GateResult, done.value)
             break
-        refused = refused or any(f.severity >= cfg.fail_on for f in found)
-        if refused or not handoff.put(seq):
-            seq.frames.forget()
+        seq.frames.forget()  # the writer holds the row's bytes; the report has sampled its frames
     handoff.end(_metadata(result) if result.valid else Stop())
     return result
 
 
 class HandOff:
     """The writer's feed (rows.Feed), filled by the gate's thread: put() returns once the writer
-    has taken the sequence, that is once it has stored the one before, so at most two sequences
-    are held: the one being stored and the one being checked. end() gives the metadata to
-    publish, or the Stop that ends the write unpublished."""
+    has taken the row, that is once it has stored the one before, so at most two sequences are
+    held: the one being stored and the one being checked. end() gives the metadata to publish,
+    or the Stop that ends the write unpublished."""
 
     def __init__(self, total: int) -> None:
         self.total = total
         self._cond = threading.Condition()
-        self._item: Sequence | None = None
+        self._item: Prepared | WriteError | None = None
         self._end: Mapping[str, str] | Stop | None = None
-        self._closed = False  # the writer takes no more (it failed, or the feed ended)
-        self._taken: Sequence | None = None  # the last sequence the writer took
         self._end_taken = False  # the writer has read the end: it publishes (or stops) now
+        self.closed = False  # the writer takes no more (it failed, or the feed ended)
 
-    def put(self, seq: Sequence) -> bool:
-        """False when the writer takes no more sequences (it failed: the gate goes on alone)."""
+    def put(self, item: Prepared | WriteError) -> None:
         with self._cond:
-            self._cond.wait_for(lambda: self._item is None or self._closed)
-            if self._closed:
-                return False
-            self._item = seq
+            self._cond.wait_for(lambda: self._item is None or self.closed)
+            if self.closed:
+                return
+            self._item = item
             self._cond.notify_all()
-            self._cond.wait_for(lambda: self._item is not seq)
-            return self._taken is seq
+            self._cond.wait_for(lambda: self._item is not item)
 
     def end(self, outcome: Mapping[str, str] | Stop, first: bool = True) -> None:
         """`first=False`: a Stop that replaces the metadata given before, if the writer has not taken it."""
@@ -127,24 +137,23 @@ class HandOff:
             self._cond.notify_all()
 
     def close(self) -> None:
-        """The writer's side: it takes nothing more (a put waiting now returns False)."""
+        """The writer's side: it takes nothing more (a put waiting now returns)."""
         with self._cond:
-            self._closed = True
-            if self._item is not None:
-                self._item.frames.forget()
-                self._item = None
+            self.closed = True
+            self._item = None
             self._cond.notify_all()
 
-    def __iter__(self) -> Iterator[Sequence]:
+    def __iter__(self) -> Iterator[Prepared]:
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: self._item is not None or self._end is not None)
-                seq, self._item = self._item, None
-                self._taken = seq
+                item, self._item = self._item, None
                 self._cond.notify_all()
-            if seq is None:
+            if item is None:
                 return
-            yield seq
+            if isinstance(item, WriteError):
+                raise item
+            yield item
 
     def metadata(self) -> Mapping[str, str]:
         with self._cond:

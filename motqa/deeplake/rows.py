@@ -157,7 +157,7 @@ def _sequence_row(seq: Sequence, progress: Progress, position: str) -> _Row | No
     position_of = {int(n): i for i, n in enumerate(on_disk)}
     starts = np.searchsorted(frames, numbers, side="left")
     ends = np.searchsorted(frames, numbers, side="right")
-    advance = progress.bar(f"{position} {seq.label}: reading frames", len(numbers))
+    advance = progress.bar(f"{position} {seq.label}: reading frames".lstrip(), len(numbers))
     jpegs: list[bytes] = []
     no_image: list[int] = []
     for n in numbers:
@@ -228,13 +228,13 @@ class Stop(Exception):
 
 
 class Feed(Protocol):
-    """What a writer writes: the sequences, one at a time and loaded, then (once they are all
-    taken) the dataset metadata, or Stop. motqa/ingest.py's GateFeed hands them over from the gate
-    as it checks them; LoadFeed loads them from a MotDataset."""
+    """What a writer writes: the sequences' rows, one at a time (or a WriteError in place of one),
+    then (once they are all taken) the dataset metadata, or Stop. motqa/ingest.py's HandOff hands
+    them over from the gate as it checks them; LoadFeed loads them from a MotDataset."""
 
     total: int
 
-    def __iter__(self) -> Iterator[Sequence]: ...
+    def __iter__(self) -> Iterator[Prepared]: ...
 
     def metadata(self) -> Mapping[str, str]: ...
 
@@ -245,18 +245,21 @@ class LoadFeed:
     and gives each sequence the profile it was checked under (a fresh load knows none)."""
 
     def __init__(self, mot: MotDataset, expected: Mapping[str, Gated] | None = None,
-                 metadata: Mapping[str, str] | None = None) -> None:
+                 metadata: Mapping[str, str] | None = None, progress: Progress | None = None) -> None:
         self.mot, self.expected, self._metadata = mot, expected, dict(metadata or {})
         self.total = len(mot.sequences)
+        self.progress = progress or Progress(False)
 
-    def __iter__(self) -> Iterator[Sequence]:
-        for ref in self.mot.sequences:
+    def __iter__(self) -> Iterator[Prepared]:
+        for n, ref in enumerate(self.mot.sequences, start=1):
+            position = f"[{n}/{self.total}]"
+            self.progress.status(f"{position} {ref.label}: loading")
             seq = ref.load()
             gated = self.expected.get(seq.label) if self.expected is not None else None
             if gated is not None:
                 _check_unchanged(seq, gated)
                 seq.profile = profile(gated.benchmark)
-            yield seq
+            yield prepare(seq, self.progress, position)
 
     def metadata(self) -> Mapping[str, str]:
         return self._metadata
@@ -278,31 +281,50 @@ def class_names(seq: Sequence) -> dict[str, str]:
     return {str(k): v for k, v in seq.profile.classes.items()}
 
 
-def write_row(ds: Any, seq: Sequence, summary: WriteSummary, progress: Progress, position: str) -> bool:
-    """Append and commit the row of one loaded sequence (Deep Lake holds appends in memory until
-    a commit), or list it in summary.skipped. True when it was written."""
+@dataclass
+class Prepared:
+    """One sequence made ready for the writer: its row (numpy arrays and the frames' bytes, no
+    pandas: it may cross to the writer's thread), or why it is not stored."""
+
+    label: str
+    benchmark: str
+    class_names: dict[str, str]
+    row: _Row | None = None
+    skipped: str | None = None
+
+
+def prepare(seq: Sequence, progress: Progress, position: str) -> Prepared:
+    """The row of one loaded sequence (WriteError when it cannot be stored)."""
+    item = Prepared(seq.label, seq.benchmark, class_names(seq))
     if seq.gt is None:
-        summary.skipped.append((seq.label, "no ground truth (gt/gt.txt)"))
-        return False
-    if not seq.frames.folder:  # the gate refuses it (image-folder-missing) unless told to ignore
-        summary.skipped.append((seq.label, "no image folder (annotations only): no frames to store"))
-        return False
-    row = _sequence_row(seq, progress, position)
-    seq.frames.forget()  # the row holds the bytes now; Deep Lake holds them until the commit
+        item.skipped = "no ground truth (gt/gt.txt)"
+    elif not seq.frames.folder:  # the gate refuses it (image-folder-missing) unless told to ignore
+        item.skipped = "no image folder (annotations only): no frames to store"
+    else:
+        item.row = _sequence_row(seq, progress, position)
+        if item.row is None:
+            item.skipped = "no frame files and no gt rows"
+    return item
+
+
+def store(ds: Any, item: Prepared, summary: WriteSummary, progress: Progress) -> bool:
+    """Append and commit one prepared row (Deep Lake holds appends in memory until a commit), or
+    list it in summary.skipped. True when it was written."""
+    row = item.row
     if row is None:
-        summary.skipped.append((seq.label, "no frame files and no gt rows"))
+        summary.skipped.append((item.label, item.skipped or "nothing to store"))
         return False
-    progress.status(f"{position} {seq.label}: storing {row.frames} frames")
+    progress.status(f"{item.label}: storing {row.frames} frames")
     ds.append(row.values)
-    row.values = {}  # the frames' bytes: one sequence in memory at a time
-    ds.commit(f"motqa ingest: {seq.label}")
+    row.values = {}  # the frames' bytes: Deep Lake holds them until the commit
+    ds.commit(f"motqa ingest: {item.label}")
     checkpoint("sequence-written")
-    summary.sequences.append(seq.label)
+    summary.sequences.append(item.label)
     summary.frames += row.frames
     summary.boxes += row.boxes
     if row.no_image:
-        summary.frames_without_image[seq.label] = row.no_image
-    summary.class_names[seq.label] = class_names(seq)
+        summary.frames_without_image[item.label] = row.no_image
+    summary.class_names[item.label] = item.class_names
     return True
 
 
@@ -310,9 +332,9 @@ def write_rows(ds: Any, feed: Feed, summary: WriteSummary, progress: Progress) -
     """One row per sequence the feed gives that has gt, each committed; then the feed's metadata
     (its Stop goes through). Returns the benchmarks written and that metadata."""
     benchmarks: set[str] = set()
-    for n, seq in enumerate(feed, start=1):
-        if write_row(ds, seq, summary, progress, f"[{n}/{feed.total}]"):
-            benchmarks.add(seq.benchmark)
+    for item in feed:
+        if store(ds, item, summary, progress):
+            benchmarks.add(item.benchmark)
     metadata = feed.metadata()
     progress.done()
     if not summary.sequences:

@@ -38,7 +38,7 @@ def write_dataset(mot: MotDataset, target: str | Target, *, overwrite: bool = Fa
     `metadata` is merged into the dataset metadata (the gate's record); `expected` (the gate's
     frames and gt rows per sequence) makes the write refuse a sequence that changed since the gate ran."""
     source = Path(mot.source) if mot.kind == "mot-folder" else None
-    return write_feed(LoadFeed(mot, expected, metadata), target, overwrite=overwrite, creds=creds,
+    return write_feed(LoadFeed(mot, expected, metadata, progress), target, overwrite=overwrite, creds=creds,
                       source=source, progress=progress)
 
 
