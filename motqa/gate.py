@@ -177,14 +177,17 @@ def gate_steps(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None
                 continue
             bar = progress.bar(f"{where}: {cfg.images} frames", len(seq.frames)) if check.stage == FRAMES else None
             found += check.run(seq, ids, Options(cfg.images, bar, cfg.jobs))
+        def settled(found: list[Finding]) -> list[Finding]:  # as reported: conventions applied, folded, severities
+            return [plan.severity(f) for f in fold([f for f in found if not explained(seq, f)])]  # noqa: B023
+
         if on_checked is not None:
-            on_checked(seq, [plan.severity(f) for f in fold([f for f in found if not explained(seq, f)])])
+            on_checked(seq, settled(found))
         if expectations.suites:
             progress.status(f"{where}: expectations")
         found += expectations.check_annotations(seq)
         if not seq.frames.folder:
             no_folder.append(seq.place(file=seq.info.im_dir.rstrip("/")))
-        found = [plan.severity(f) for f in fold([f for f in found if not explained(seq, f)])]
+        found = settled(found)
         table_explained[seq.label] = table_checks(seq)
         for observe in observers:
             observe(seq, found)
