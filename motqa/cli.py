@@ -387,10 +387,28 @@ COMMANDS = {"validate": cmd_validate, "ingest": cmd_ingest, "audit": cmd_audit, 
             "demo": cmd_demo, "checks": cmd_checks, "hook": cmd_hook}
 
 
+def _may_run_suites(argv: Sequence[str]) -> bool:
+    """Whether this command line may run Great Expectations suites, told from the words alone
+    (before the arguments are parsed, which imports most of motqa): a wrong yes costs a worker
+    that is killed at exit, a wrong no only the head start."""
+    if not argv or argv[0] not in ("validate", "ingest", "audit", "hook") or {"-h", "--help"} & set(argv):
+        return False
+    if "--no-shipped-expectations" in argv and not any(a.startswith("--expectations") for a in argv):
+        return False
+    selected = [part for k, a in enumerate(argv) for value in ([argv[k + 1]] if a == "--select" and k + 1 < len(argv)
+                else [a.split("=", 1)[1]] if a.startswith("--select=") else []) for part in value.split(",")]
+    return not selected or any(p.startswith("gx") or p[:1] in "*?[" for p in selected)
+
+
 def run(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    args.command_line = shlex.join(["motqa", *(sys.argv[1:] if argv is None else argv)])
+    words = list(sys.argv[1:] if argv is None else argv)
     try:
+        if _may_run_suites(words):
+            from motqa.expectations.worker import prestart
+
+            prestart()  # GE's import starts on another core now, while this process imports and reads
+        args = build_parser().parse_args(argv)
+        args.command_line = shlex.join(["motqa", *words])
         return int(COMMANDS[args.command](args))
     except UsageError as e:
         print(f"motqa: {e}", file=sys.stderr)

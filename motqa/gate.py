@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -12,7 +13,7 @@ from motqa.catalog import CHECKS
 from motqa.checks.conventions import explained, table_checks
 from motqa.checks.registry import FRAMES, DatasetFacts, Options
 from motqa.errors import UsageError
-from motqa.expectations import ExpectationRun
+from motqa.expectations.run import ExpectationRun, GxFindings
 from motqa.findings import fold
 from motqa.imaging import MODES
 from motqa.model import Finding, MotDataset, Place, Sequence, Severity
@@ -130,6 +131,10 @@ class GateResult:
         return out
 
 
+# Checked sequences that may wait for their Great Expectations findings (gate_steps), besides the
+# one being checked.
+MAX_WAITING = 2
+
 # Called with each sequence and its findings while it is loaded (the report samples frames).
 Observer = Callable[[Sequence, list[Finding]], None]
 
@@ -155,48 +160,69 @@ def gate_steps(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None
     progress = progress or Progress(False)
     plan = cfg.plan()
     findings = [f for f in ds.findings if plan.keeps(f.check)]
-    # Reads the suites now (a malformed one stops the run early); GE is imported on first use.
+    # Reads the suites now (a malformed one stops the run early); GE builds them in its worker process.
     expectations = ExpectationRun.start(cfg.expectations, cfg.shipped_expectations, plan.wants,
                                         [*(cfg.select or []), *cfg.ignore])
     summaries = []
     no_folder: list[Place] = []  # where sequences without an image folder expected it
     table_explained: dict[str, frozenset[str]] = {}  # label -> sequences-table checks its conventions explain
-    for n, ref in enumerate(ds.sequences, start=1):
-        where = f"[{n}/{len(ds.sequences)}] {ref.label}"
-        progress.status(f"{where}: reading")
-        seq = ref.load()
-        if cfg.keep_frames:
-            seq.frames.remember()
-        got = recognise(seq.name, seq.folders, cfg.benchmark, seq.stated_benchmark, seq.layout, seq.labels)
-        seq.profile, seq.profile_reason = got.profile, got.reason
-        found = [f for f in seq.findings if plan.keeps(f.check)]  # what the source found reading
-        blocked = plan.prepare(seq)
-        for check in plan.checks:
-            ids = plan.ids_of(check).difference(blocked)
-            if not ids:
-                continue
-            bar = progress.bar(f"{where}: {cfg.images} frames", len(seq.frames)) if check.stage == FRAMES else None
-            found += check.run(seq, ids, Options(cfg.images, bar, cfg.jobs))
-        def settled(found: list[Finding]) -> list[Finding]:  # as reported: conventions applied, folded, severities
-            return [plan.severity(f) for f in fold([f for f in found if not explained(seq, f)])]  # noqa: B023
 
-        if on_checked is not None:
-            on_checked(seq, settled(found))
-        if expectations.suites:
-            progress.status(f"{where}: expectations")
-        found += expectations.check_annotations(seq)
+    def settled(seq: Sequence, found: list[Finding]) -> list[Finding]:
+        """As reported: conventions applied, folded, at the severities the configuration gives."""
+        return [plan.severity(f) for f in fold([f for f in found if not explained(seq, f)])]
+
+    def finish(seq: Sequence, found: list[Finding], gx: GxFindings) -> list[Finding]:
+        """A sequence's GE findings joined to motqa's, then the observers and the summary."""
+        found = settled(seq, found + gx.findings())
         if not seq.frames.folder:
             no_folder.append(seq.place(file=seq.info.im_dir.rstrip("/")))
-        found = settled(found)
         table_explained[seq.label] = table_checks(seq)
         for observe in observers:
             observe(seq, found)
-        findings += found
+        findings.extend(found)
         summaries.append(SequenceSummary.of(seq))
         expectations.add_sequence(seq, summaries[-1].as_dict())
-        yield seq, found  # with its frames' bytes when keep_frames: the taker forgets them
-    findings += fold([f for f in expectations.check_sequences()
-                      if f.check not in table_explained.get(f.sequence or "", frozenset())])
+        return found
+
+    # A checked sequence waits, still loaded, until GE (in its worker process) has validated its
+    # rows: the gate checks the next ones meanwhile, so GE's import and validation run beside
+    # motqa's checks. At most MAX_WAITING wait (1 while frames are kept for the writer); sequences
+    # are finished (observed, summed up, yielded) in their order, whatever the timing.
+    waiting: deque[tuple[Sequence, list[Finding], GxFindings]] = deque()
+    max_waiting = 1 if cfg.keep_frames else MAX_WAITING
+    try:
+        for n, ref in enumerate(ds.sequences, start=1):
+            where = f"[{n}/{len(ds.sequences)}] {ref.label}"
+            progress.status(f"{where}: reading")
+            seq = ref.load()
+            if cfg.keep_frames:
+                seq.frames.remember()
+            got = recognise(seq.name, seq.folders, cfg.benchmark, seq.stated_benchmark, seq.layout, seq.labels)
+            seq.profile, seq.profile_reason = got.profile, got.reason
+            found = [f for f in seq.findings if plan.keeps(f.check)]  # what the source found reading
+            blocked = plan.prepare(seq)
+            gx = expectations.submit_annotations(seq)
+            for check in plan.checks:
+                ids = plan.ids_of(check).difference(blocked)
+                if not ids:
+                    continue
+                bar = progress.bar(f"{where}: {cfg.images} frames", len(seq.frames)) if check.stage == FRAMES else None
+                found += check.run(seq, ids, Options(cfg.images, bar, cfg.jobs))
+            if on_checked is not None:
+                on_checked(seq, settled(seq, found))
+            waiting.append((seq, found, gx))
+            while waiting and (waiting[0][2].done() or len(waiting) > max_waiting):
+                done = waiting.popleft()
+                yield done[0], finish(*done)  # with its frames' bytes when keep_frames: the taker forgets them
+        if waiting and expectations.suites:
+            progress.status("expectations")
+        while waiting:
+            done = waiting.popleft()
+            yield done[0], finish(*done)
+        findings += fold([f for f in expectations.check_sequences()
+                          if f.check not in table_explained.get(f.sequence or "", frozenset())])
+    finally:
+        expectations.close()
     facts = DatasetFacts(no_folder, len(summaries) - len(no_folder), cfg.needs_frames)
     for dataset_check in plan.dataset_checks:
         findings += dataset_check.run(facts, plan.ids_of(dataset_check))

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from motqa.cli import run
-from motqa.expectations import SHIPPED_DIR, TARGETS, ExpectationRun, load_suites
+from motqa.expectations.run import ExpectationRun
+from motqa.expectations.suites import SHIPPED_DIR, TARGETS, load_suites
 from motqa.findings import FOLD_AT
 from motqa.gate import GateConfig, GateResult, run_gate
 from motqa.model import Finding, MotDataset, Sequence, SequenceRef, Severity

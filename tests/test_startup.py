@@ -19,10 +19,11 @@ from typing import Any
 import pytest
 
 from motqa.expectations.deferred import deferring, is_deferred
-from motqa.expectations.engine import DEFERRED
+from motqa.expectations.engine import DEFERRED, STAND_INS
 
 # Run in a subprocess: the shipped gt suite on clean rows and on rows written normalised to 0-1
-# (which fails gt-box-pixels), through motqa's engine, with DEFERRED as given in argv[1].
+# (which fails gt-box-pixels), through motqa's engine, with DEFERRED as given in argv[1] and
+# STAND_INS in argv[3].
 GE_PATH = textwrap.dedent("""
     import json, sys
     import numpy as np, pandas as pd
@@ -32,6 +33,7 @@ GE_PATH = textwrap.dedent("""
 
     watched = json.loads(sys.argv[2])
     engine.DEFERRED = tuple(json.loads(sys.argv[1]))
+    engine.STAND_INS = tuple(json.loads(sys.argv[3]))
     suites = [s for s in load_suites([], shipped=True) if s.target in ("gt", "sequences")]
     gx = engine.GxEngine()
     gx.add_suites(suites)
@@ -62,9 +64,9 @@ GE_PATH = textwrap.dedent("""
 """)
 
 
-def ge_path(deferred: tuple[str, ...], watched: list[str]) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, "-c", GE_PATH, json.dumps(list(deferred)), json.dumps(watched)],
-                          capture_output=True, text=True, timeout=300)
+def ge_path(deferred: tuple[str, ...], watched: list[str], stand_ins: tuple[str, ...] = ()) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, "-c", GE_PATH, json.dumps(list(deferred)), json.dumps(watched),
+                           json.dumps(list(stand_ins))], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
@@ -72,11 +74,12 @@ def ge_path(deferred: tuple[str, ...], watched: list[str]) -> dict[str, Any]:
 
 @pytest.mark.slow
 def test_ge_path_leaves_deferred_modules_unrun() -> None:
-    """With deferral, the shipped suites run and give exactly the outcomes of a plain import (one
-    failing, one passing), and no deferred module ran: neither the module nor its submodules.
+    """With deferral (and the stand-ins), the shipped suites run and give exactly the outcomes of
+    a plain import (one failing, one passing), and no deferred module ran: neither the module nor
+    its submodules.
     A plain import runs them all, so the watch list would catch a GE that stops importing them."""
     watched = [*DEFERRED, "scipy.stats._stats_py", "altair.vegalite"]
-    deferred = ge_path(DEFERRED, watched)
+    deferred = ge_path(DEFERRED, watched, STAND_INS)
     plain = ge_path((), watched)
     assert deferred["outcomes"] == plain["outcomes"]
     normalised = deferred["outcomes"]["gt_rows.json normalised"]
@@ -93,19 +96,24 @@ def test_ge_path_leaves_deferred_modules_unrun() -> None:
 
 @pytest.mark.slow
 def test_validate_command_leaves_deferred_modules_unrun(demo_root: Path) -> None:
-    """The whole `motqa validate` path (every shipped suite, the report) uses none of them."""
+    """The whole `motqa validate` path (every shipped suite, the report) uses none of them, nor the
+    stand-ins: asked of the worker that ran the suites (the gate's process never imports GE)."""
     code = textwrap.dedent(f"""
-        import sys
+        import json, sys
         from motqa.cli import run
-        from motqa.expectations.deferred import is_deferred
+        from motqa.expectations import worker
         code = run(["validate", {str(demo_root)!r}, "--images", "skip"])
         assert code == 0, code
-        ran = [m for m in {list(DEFERRED)!r} if m in sys.modules and not is_deferred(sys.modules[m])]
-        absent = [m for m in {list(DEFERRED)!r} if m not in sys.modules]
-        assert not ran and not absent, f"ran: {{ran}}, never imported: {{absent}}"
+        pids = [w.proc.pid for w in worker._idle]
+        states = worker.module_states({[*DEFERRED, *STAND_INS]!r})
+        assert [w.proc.pid for w in worker._idle] == pids, "asked another worker than the one that ran the suites"
+        print(json.dumps(states))
     """)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    states = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert {m: states[m] for m in DEFERRED} == dict.fromkeys(DEFERRED, "deferred"), states
+    assert {m: states[m] for m in STAND_INS} == dict.fromkeys(STAND_INS, "stand-in"), states
 
 
 # ------------------------------------------------------------------ the deferral on its own

@@ -1,8 +1,4 @@
-"""The Great Expectations suites: suites.py loads them (plain JSON), engine.py runs them in GE
-(the only module that imports it, on first use), run.py makes findings of a gate run's outcomes.
-Dependencies go one way: run -> engine -> suites."""
-
-from motqa.expectations.run import ExpectationRun
-from motqa.expectations.suites import SHIPPED_DIR, TARGETS, ExpectationSpec, SuiteFile, load_suite, load_suites
-
-__all__ = ["SHIPPED_DIR", "TARGETS", "ExpectationRun", "ExpectationSpec", "SuiteFile", "load_suite", "load_suites"]
+"""The Great Expectations suites: suites.py loads them (plain JSON), run.py makes findings of a gate
+run's outcomes, worker.py runs GE in a process of its own, engine.py (there, the only module that
+imports GE) builds and validates the suites. Dependencies go one way: run -> worker -> engine ->
+suites. Nothing is imported here: the worker process imports engine.py without the gate's modules."""

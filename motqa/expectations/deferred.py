@@ -185,3 +185,47 @@ def _run(module: types.ModuleType, attr: str) -> None:
                 with suppress(ValueError):  # another thread's last load removed it first
                     sys.meta_path.remove(_GUARD)
         module.__dict__.update(waited)
+
+
+@contextmanager
+def standing_in(names: Iterable[str]) -> Iterator[None]:
+    """While the block runs, a module of `names` imported for the first time is a stand-in: an
+    empty module whose every public attribute, read, is a new empty class, so that `from M import
+    Name` works and none of M's code runs. For modules that only define classes nobody here uses
+    (GE's Spark, cloud-storage and SQL datasources register themselves as pydantic models are
+    made, a third of GE's import). Nothing about it is checked here: the caller proves that what
+    it does use works, and imports for real when it does not (engine.import_gx)."""
+    finder = _StandInFinder(frozenset(names))
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+
+
+def is_stand_in(module: types.ModuleType) -> bool:
+    return type(module) is _StandIn
+
+
+class _StandIn(types.ModuleType):
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):
+            raise AttributeError(attr)  # import machinery and introspection: a plain module's answers
+        made = type(attr, (), {"__module__": self.__name__, "__doc__": "a stand-in (motqa.expectations.deferred)"})
+        setattr(self, attr, made)
+        return made
+
+
+class _StandInFinder(MetaPathFinder, Loader):
+    def __init__(self, names: frozenset[str]) -> None:
+        self._names = names
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None,
+                  target: types.ModuleType | None = None) -> ModuleSpec | None:
+        return ModuleSpec(fullname, self) if fullname in self._names else None
+
+    def create_module(self, spec: ModuleSpec) -> types.ModuleType:
+        return _StandIn(spec.name)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        pass

@@ -1,8 +1,10 @@
-"""Great Expectations behind a small API: imported on first use, suites built strictly, results
-turned into plain outcomes. The only module that imports great_expectations."""
+"""Great Expectations behind a small API: suites built strictly, results turned into plain
+outcomes. The only module that imports great_expectations; it runs in the worker process
+(worker.py), never in the gate's."""
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,8 +15,9 @@ from typing import Any
 import pandas as pd
 
 from motqa.errors import UsageError
-from motqa.expectations.deferred import deferring
+from motqa.expectations.deferred import deferring, standing_in
 from motqa.expectations.suites import ExpectationSpec, SuiteFile
+from motqa.model import Severity
 
 # Rows in a result that carry line numbers. SUMMARY gives the first 20 (more than FOLD_AT places
 # are never shown); the sequences table is small, so it asks for every row.
@@ -41,24 +44,79 @@ class Outcome:
 # if a GE release starts running one on motqa's path.
 DEFERRED = ("scipy.stats", "altair", "jsonschema", "boto3")
 
+# Modules of GE's that define only datasources motqa never makes (it validates pandas frames it
+# hands over): Spark, cloud storage, SQL and Microsoft Fabric sources, each a stack of pydantic
+# models built at import, and botocore, which GE imports for S3 sources. Replaced by stand-ins
+# (deferred.standing_in) they cost nothing: 0.35 to 0.5 s of GE's 1.1 to 1.4 s import here
+# (bench/README, Start-up). import_gx proves the path motqa uses works with them, else imports GE
+# for real; tests/test_startup.py fails loudly if a GE release needs one of them.
+_FLUENT = "great_expectations.datasource.fluent."
+STAND_INS = (
+    *(_FLUENT + m for m in (
+        "spark_datasource", "spark_file_path_datasource", "spark_filesystem_datasource", "spark_s3_datasource",
+        "spark_google_cloud_storage_datasource", "spark_azure_blob_storage_datasource", "spark_dbfs_datasource",
+        "pandas_s3_datasource", "pandas_google_cloud_storage_datasource", "pandas_azure_blob_storage_datasource",
+        "pandas_dbfs_datasource", "pandas_file_path_datasource", "pandas_filesystem_datasource", "fabric",
+        "fabric_datasource", "sql_datasource", "alloy_datasource", "aurora_datasource", "bigquery_datasource",
+        "citus_datasource", "databricks_sql_datasource", "neon_datasource", "postgres_datasource",
+        "redshift_datasource", "snowflake_datasource", "sql_server_datasource", "sqlite_datasource",
+    )),
+    "botocore",
+)
+# Why GE could not be imported with STAND_INS in this process's lineage (worker.py starts itself
+# again without them, and says so); None when it could, or was not asked to.
+stand_in_failure: str | None = None
 
-def import_gx() -> Any:
-    """Import great_expectations with its side effects undone, and DEFERRED left unrun until
-    something uses them. It calls logging.captureWarnings(True), which would hide every later
-    warning: catch_warnings puts showwarning back. The sre_constants and sre_parse modules it
-    imports warn on import, an error under -W error."""
+
+class StandInsFailed(RuntimeError):
+    """GE imported with STAND_INS fails the probe: import it whole, in a new process (pydantic v1
+    will not define GE's models a second time in this one)."""
+
+
+def import_gx(stand_ins: tuple[str, ...] | None = None) -> Any:
+    """Import great_expectations with its side effects undone, DEFERRED left unrun until something
+    uses them, and `stand_ins` (default STAND_INS) never run, provided a small suite then validates
+    as it must (else StandInsFailed). GE calls logging.captureWarnings(True), which would hide
+    every later warning: catch_warnings puts showwarning back. The sre_constants and sre_parse
+    modules it imports warn on import, an error under -W error."""
+    if "great_expectations" in sys.modules:
+        return sys.modules["great_expectations"]
+    stand_ins = STAND_INS if stand_ins is None else stand_ins
     with warnings.catch_warnings(), deferring(DEFERRED):
         warnings.simplefilter("ignore", DeprecationWarning)
-        import great_expectations as gx
+        if not stand_ins:
+            import great_expectations as gx
+
+            return gx
+        try:
+            with standing_in(stand_ins):
+                import great_expectations as gx
+            _probe(gx)
+        except Exception as e:  # whatever it is, GE whole is the answer
+            raise StandInsFailed(f"{type(e).__name__}: {_first_lines(e, 2)}") from e
     return gx
+
+
+def _probe(gx: Any) -> None:
+    """What motqa does with GE, in small: a context, a pandas batch, a suite with a row condition,
+    its failing row named."""
+    spec = ExpectationSpec("gx-probe", Severity.ERROR, "", {"type": "expect_column_values_to_be_in_set", "kwargs": {
+        "column": "a", "value_set": [1], "row_condition": {
+            "type": "comparison", "column": {"name": "b"}, "operator": "==", "parameter": 1}}, "meta": {}}, "probe")
+    suite = SuiteFile(Path("probe.json"), "probe", "gt", [spec])
+    engine = GxEngine(gx)
+    engine.add_suites([suite])
+    (outcome,) = engine.validate(suite, pd.DataFrame({"a": [1, 2, 2], "b": [1, 1, 0]}, index=[5, 6, 7]), "probe")
+    if (outcome.success, outcome.count, outcome.lines) != (False, 1, (6,)):
+        raise RuntimeError(f"the probe suite gave {outcome}")
 
 
 class GxEngine:
     """An ephemeral GE context (nothing written, no analytics, no progress bars) and the suites
     built in it."""
 
-    def __init__(self) -> None:
-        gx = import_gx()
+    def __init__(self, gx: Any = None) -> None:
+        gx = gx if gx is not None else import_gx()
         from great_expectations.data_context.types.base import (
             DataContextConfig,
             InMemoryStoreBackendDefaults,
@@ -186,21 +244,3 @@ def _first_lines(e: Exception, limit: int = 6) -> str:
     text = str(e).strip() or type(e).__name__
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return "; ".join(lines[:limit]) + (" ..." if len(lines) > limit else "")
-
-
-class LazyEngine:
-    """The GE engine, made on first use: a run that needs no suite, or stops before one runs,
-    never pays GE's import (1 to 2 s with DEFERRED left unrun). (Importing it in a background
-    thread from the start of the gate was measured slower on 2 cores, and no faster with the
-    deferral: image checks keep every core busy, parsing and the import hold the GIL.)"""
-
-    def __init__(self, suites: list[SuiteFile]) -> None:
-        self._suites = suites
-        self._engine: GxEngine | None = None
-
-    def get(self) -> GxEngine:
-        if self._engine is None:
-            engine = GxEngine()
-            engine.add_suites(self._suites)
-            self._engine = engine
-        return self._engine

@@ -18,16 +18,19 @@ from motqa.findings import FOLD_AT, many
 from motqa.model import Annotations, Finding, Place, Sequence
 
 if TYPE_CHECKING:
-    from motqa.expectations.engine import LazyEngine, Outcome
+    from motqa.expectations.engine import Outcome
+    from motqa.expectations.worker import Pending, Session
 
 
 @dataclass
 class ExpectationRun:
     """The suites of one gate run: read before the first sequence, run on each sequence's gt and
-    det rows, and on the sequences table at the end."""
+    det rows, and on the sequences table at the end, by GE in a worker process (worker.py): a
+    sequence's suites are submitted as soon as its rows are loaded and their findings collected
+    later, so GE runs while the gate goes on."""
 
     suites: list[SuiteFile]
-    engine: LazyEngine | None = None
+    engine: Session | None = None
     _rows: list[dict[str, Any]] = field(default_factory=list)
     _places: list[tuple[str, str, dict[str, int]]] = field(default_factory=list)
 
@@ -50,29 +53,35 @@ class ExpectationRun:
                 suites.append(replace(suite, expectations=kept))
         run = cls(suites)
         if suites:
-            from motqa.expectations.engine import LazyEngine
+            from motqa.expectations.worker import Session
 
-            run.engine = LazyEngine(suites)
+            run.engine = Session(suites)  # GE builds them now, in the worker, while the gate starts
         return run
+
+    def close(self) -> None:
+        """The run is over (or failed): the worker goes back to the idle pool, or is ended."""
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
 
     @property
     def check_ids(self) -> list[str]:
         return list(dict.fromkeys(s.check for suite in self.suites for s in suite.expectations))
 
-    def check_annotations(self, seq: Sequence) -> list[Finding]:
-        """Run the gt and det suites on this sequence's rows."""
-        out: list[Finding] = []
+    def submit_annotations(self, seq: Sequence) -> GxFindings:
+        """Send this sequence's gt and det rows to their suites; the findings come later."""
+        pending: list[tuple[Pending, Annotations]] = []
         for ann in (seq.gt, seq.det):
             if ann is None or not len(ann) or self.engine is None:
                 continue  # an empty file is the no-boxes check's business
             for suite in self.suites:
-                if suite.target != ann.kind:
-                    continue
-                what = f"{seq.label} {ann.file or ann.kind}"
-                for outcome in self.engine.get().validate(suite, ann.rows, what):
-                    if not outcome.success and outcome.spec.applies(seq):
-                        out += _row_findings(outcome, seq, ann)
-        return out
+                if suite.target == ann.kind:
+                    pending.append((self.engine.validate(suite, ann.rows, f"{seq.label} {ann.file or ann.kind}"), ann))
+        return GxFindings(seq, pending)
+
+    def check_annotations(self, seq: Sequence) -> list[Finding]:
+        """Run the gt and det suites on this sequence's rows and wait for their findings."""
+        return self.submit_annotations(seq).findings()
 
     def add_sequence(self, seq: Sequence, summary: dict[str, Any]) -> None:
         """Keep this sequence's row of the sequences table."""
@@ -101,15 +110,15 @@ class ExpectationRun:
         """Run the sequences suites on the table of every sequence seen."""
         if self.engine is None:
             return []
-        engine = self.engine.get()  # also when no sequence used it: a broken suite must not pass unseen
+        self.engine.ready()  # also when no sequence used it: a broken suite must not pass unseen
         if not self._rows:
             return []
         table = self.sequences_table()
+        pending = [self.engine.validate(suite, table, "the sequences table") for suite in self.suites
+                   if suite.target == "sequences"]
         out: list[Finding] = []
-        for suite in self.suites:
-            if suite.target != "sequences":
-                continue
-            for outcome in engine.validate(suite, table, "the sequences table"):
+        for outcomes in pending:
+            for outcome in outcomes.result():
                 if not outcome.success:
                     out += self._sequence_findings(outcome, table)
         return out
@@ -125,6 +134,25 @@ class ExpectationRun:
             line = next((lines[key] for key in keys if key in lines), None)
             place = Place(label, file, line) if line is not None else Place(label)
             out.append(Finding(spec.check, spec.severity, _message(spec, _values(table, k, spec)), place))
+        return out
+
+
+@dataclass
+class GxFindings:
+    """A sequence's suites, submitted: done() says whether findings() would wait."""
+
+    seq: Sequence
+    pending: list[tuple[Pending, Annotations]]
+
+    def done(self) -> bool:
+        return all(p.done() for p, _ in self.pending)
+
+    def findings(self) -> list[Finding]:
+        out: list[Finding] = []
+        for outcomes, ann in self.pending:
+            for outcome in outcomes.result():
+                if not outcome.success and outcome.spec.applies(self.seq):
+                    out += _row_findings(outcome, self.seq, ann)
         return out
 
 
