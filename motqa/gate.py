@@ -133,7 +133,7 @@ class GateResult:
 
 # Checked sequences that may wait for their Great Expectations findings (gate_steps), besides the
 # one being checked.
-MAX_WAITING = 2
+MAX_WAITING = 3
 
 # Called with each sequence and its findings while it is loaded (the report samples frames).
 Observer = Callable[[Sequence, list[Finding]], None]
