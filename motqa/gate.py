@@ -34,7 +34,6 @@ class GateConfig:
     severity: dict[str, Severity] = field(default_factory=dict)  # check id or pattern -> its severity here
     benchmark: str | None = None  # a profile name that overrides recognition (--benchmark)
     needs_frames: bool = False  # ingest: a sequence without an image folder cannot be stored
-    keep_frames: bool = False  # ingest: each frame's bytes kept from the checks' read for the writer (remember)
     results: bool = False  # `motqa results`: the result-* checks only (and only there)
     jobs: int | None = None  # threads that check a sequence's frames (--jobs); None: the cores available
 
@@ -135,13 +134,19 @@ class GateResult:
 # one being checked.
 MAX_WAITING = 3
 
+# Takes the bytes of a chunk of frames the image check read: (index of the first, their bytes,
+# None for a frame that could not be read), chunk after chunk in order.
+FrameTaker = Callable[[int, list[bytes | None]], None]
+
 # Called with each sequence and its findings while it is loaded (the report samples frames).
 Observer = Callable[[Sequence, list[Finding]], None]
 
 
 def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
-             observers: tuple[Observer, ...] = ()) -> GateResult:
-    steps = gate_steps(ds, cfg, progress, observers)
+             observers: tuple[Observer, ...] = (), on_checked: Observer | None = None,
+             on_loaded: Callable[[Sequence], FrameTaker | None] | None = None) -> GateResult:
+    """The whole gate (gate_steps, every step taken)."""
+    steps = gate_steps(ds, cfg, progress, observers, on_checked, on_loaded)
     while True:
         try:
             next(steps)
@@ -151,12 +156,15 @@ def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
 
 def gate_steps(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
                observers: tuple[Observer, ...] = (), on_checked: Observer | None = None,
+               on_loaded: Callable[[Sequence], FrameTaker | None] | None = None,
                ) -> Generator[tuple[Sequence, list[Finding]], None, GateResult]:
     """The gate, one sequence at a time: yields each sequence, still loaded, with its findings
     (at the severities the configuration gives them) once its checks have run, and returns the
-    GateResult when the checks of the whole run have run too. `on_checked` gets each sequence and
-    its findings so far as soon as motqa's own checks have run, before the Great Expectations
-    suites and the observers (ingest hands it to the writer there: motqa/ingest.py)."""
+    GateResult when the checks of the whole run have run too. `on_loaded` gets each sequence as
+    soon as it is loaded and may return what takes the bytes of the frames the image check reads,
+    in order; `on_checked` gets each sequence and its findings so far as soon as motqa's own checks
+    have run, before the Great Expectations suites and the observers (ingest streams frames to its
+    writer this way: motqa/ingest.py)."""
     progress = progress or Progress(False)
     plan = cfg.plan()
     findings = [f for f in ds.findings if plan.keeps(f.check)]
@@ -186,19 +194,17 @@ def gate_steps(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None
 
     # A checked sequence waits, still loaded, until GE (in its worker process) has validated its
     # rows: the gate checks the next ones meanwhile, so GE's import and validation run beside
-    # motqa's checks. At most MAX_WAITING wait (1 while frames are kept for the writer); sequences
-    # are finished (observed, summed up, yielded) in their order, whatever the timing.
+    # motqa's checks. At most MAX_WAITING wait; sequences are finished (observed, summed up,
+    # yielded) in their order, whatever the timing.
     waiting: deque[tuple[Sequence, list[Finding], GxFindings]] = deque()
-    max_waiting = 1 if cfg.keep_frames else MAX_WAITING
     try:
         for n, ref in enumerate(ds.sequences, start=1):
             where = f"[{n}/{len(ds.sequences)}] {ref.label}"
             progress.status(f"{where}: reading")
             seq = ref.load()
-            if cfg.keep_frames:
-                seq.frames.remember()
             got = recognise(seq.name, seq.folders, cfg.benchmark, seq.stated_benchmark, seq.layout, seq.labels)
             seq.profile, seq.profile_reason = got.profile, got.reason
+            taker = on_loaded(seq) if on_loaded is not None else None
             found = [f for f in seq.findings if plan.keeps(f.check)]  # what the source found reading
             blocked = plan.prepare(seq)
             gx = expectations.submit_annotations(seq)
@@ -207,13 +213,13 @@ def gate_steps(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None
                 if not ids:
                     continue
                 bar = progress.bar(f"{where}: {cfg.images} frames", len(seq.frames)) if check.stage == FRAMES else None
-                found += check.run(seq, ids, Options(cfg.images, bar, cfg.jobs))
+                found += check.run(seq, ids, Options(cfg.images, bar, cfg.jobs, taker))
             if on_checked is not None:
                 on_checked(seq, settled(seq, found))
             waiting.append((seq, found, gx))
-            while waiting and (waiting[0][2].done() or len(waiting) > max_waiting):
+            while waiting and (waiting[0][2].done() or len(waiting) > MAX_WAITING):
                 done = waiting.popleft()
-                yield done[0], finish(*done)  # with its frames' bytes when keep_frames: the taker forgets them
+                yield done[0], finish(*done)
         if waiting and expectations.suites:
             progress.status("expectations")
         while waiting:

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from motqa.deeplake import layout as L
+from motqa.deeplake import rows
 from motqa.deeplake.rows import Gated, Prepared, Stop, WriteError, prepare
 from motqa.deeplake.write import WriteSummary, write_dataset, write_feed
 from motqa.errors import UsageError
-from motqa.gate import GateConfig, GateResult, Observer, gate_steps, run_gate
+from motqa.gate import FrameTaker, GateConfig, GateResult, Observer, run_gate
 from motqa.model import Finding, MotDataset, Sequence
 from motqa.progress import Progress
 from motqa.reporters import as_dict
@@ -39,27 +41,27 @@ def ingest(source: Path, target: Target, cfg: GateConfig, *, overwrite: bool, pr
            observers: tuple[Observer, ...] = ()) -> IngestOutcome:
     """The caller has checked the target (motqa.deeplake.write.check_target) before calling.
 
-    A local target is written as the gate goes: each sequence is read and parsed once, checked,
-    and handed to a writer thread, which stores it in the temporary dataset while the gate checks
-    the next (Deep Lake's commit leaves the GIL to the gate); the dataset is published only when
-    the whole gate has passed. An S3 target is created empty at its first write (rows.py's
-    protocol), which a refused gate must not leave behind: there the gate runs first, then the
-    writer loads each sequence again (LoadFeed) and checks it did not change."""
+    A local target is written as the gate goes: each sequence is read and parsed once, its rows
+    handed to a writer thread as it is loaded, and each frame as the image check has read it; the
+    writer stores them in the temporary dataset a part at a time (Deep Lake's commit leaves the
+    GIL to the gate), and the dataset is published only when the whole gate has passed. An S3
+    target is created empty at its first write (rows.py's protocol), which a refused gate must not
+    leave behind: there the gate runs first, then the writer loads each sequence again (LoadFeed)
+    and checks it did not change."""
     cfg.needs_frames = True  # a sequence without frames cannot be stored: the gate says so
     mot = discover(source)
     if target.folder is None:
         return _gate_first(mot, target, cfg, overwrite, progress, observers)
-    cfg.keep_frames = True  # the frames the checks read are the bytes the writer stores
-    handoff = HandOff(len(mot.sequences))
-    writer = _Writer(handoff, target, overwrite, Path(mot.source) if mot.kind == "mot-folder" else None)
+    feed = FrameFeed(len(mot.sequences))
+    writer = _Writer(feed, target, overwrite, Path(mot.source) if mot.kind == "mot-folder" else None)
     writer.start()
     try:
-        result = _gate_into(handoff, mot, cfg, progress, observers)
+        result = _gate_into(feed, mot, cfg, progress, observers)
         if writer.is_alive():
-            progress.status("writing: storing the last sequence")
+            progress.status("writing: storing the last frames")
         writer.join()
-    except BaseException as e:  # the gate failed, or Ctrl-C, also while the last sequence is stored
-        handoff.end(Stop(e), first=False)  # unless it is publishing already, the writer deletes what it wrote
+    except BaseException as e:  # the gate failed, or Ctrl-C, also while the last frames are stored
+        feed.abort(Stop(e))  # unless it is publishing already, the writer deletes what it wrote
         writer.join()
         raise
     progress.done()
@@ -74,86 +76,174 @@ def ingest(source: Path, target: Target, cfg: GateConfig, *, overwrite: bool, pr
     return IngestOutcome(result, "replaced" if writer.summary.replaced else "written", _done(writer.summary, target))
 
 
-def _gate_into(handoff: HandOff, mot: MotDataset, cfg: GateConfig, progress: Progress,
+def _gate_into(feed: FrameFeed, mot: MotDataset, cfg: GateConfig, progress: Progress,
                observers: tuple[Observer, ...]) -> GateResult:
-    """The gate, handing each sequence's row to the writer as soon as motqa's own checks of it have
-    run (its Great Expectations suites and the report's samples then run while it is stored);
-    none after the first with a finding at the failing severity (the gate will refuse: the rest
-    is only checked). The row is made here, on the gate's thread: only numpy arrays and bytes
-    cross to the writer's."""
+    """The gate, streaming to the writer: each sequence's rows as it is loaded (made on the gate's
+    thread: only numpy arrays and bytes cross to the writer's), its frames as the image check
+    reads them (the rest, if the check read none or not all, read here once its checks are done);
+    nothing after the first sequence with a finding at the failing severity (the gate will refuse:
+    the rest is only checked, and the writer stops)."""
     refused = False
+    streaming: list[tuple[Sequence, FrameTap]] = []  # the sequence whose frames go to the writer now
 
-    def hand_over(seq: Sequence, found: list[Finding]) -> None:
+    def loaded(seq: Sequence) -> FrameTaker | None:
+        if refused or feed.closed:
+            return None
+        try:
+            item = prepare(seq)
+        except WriteError as e:  # cannot be stored: the writer fails with it
+            feed.fail(e)
+            return None
+        feed.begin(item)
+        if item.rows is None:
+            return None
+        tap = FrameTap(feed, len(seq.frames))
+        streaming.append((seq, tap))
+        return tap
+
+    def checked(seq: Sequence, found: list[Finding]) -> None:
         nonlocal refused
         refused = refused or any(f.severity >= cfg.fail_on for f in found)
-        if refused or handoff.closed:
+        if not streaming or streaming[-1][0] is not seq:
             return
-        try:
-            item: Prepared | WriteError = prepare(seq, progress, "")
-        except WriteError as e:  # cannot be stored: the writer fails with it
-            item = e
-        handoff.put(item)
+        _, tap = streaming.pop()
+        if refused:
+            feed.finish(Stop())  # the writer deletes what it wrote; the gate checks on
+            return
+        tap.rest(seq)
+        feed.end()
 
-    steps = gate_steps(mot, cfg, progress, observers, on_checked=hand_over)
-    while True:
-        try:
-            seq, _ = next(steps)
-        except StopIteration as done:
-            result = cast(GateResult, done.value)
-            break
-        seq.frames.forget()  # the writer holds the row's bytes; the report has sampled its frames
-    handoff.end(_metadata(result) if result.valid else Stop())
+    result = run_gate(mot, cfg, progress, observers, on_checked=checked, on_loaded=loaded)
+    feed.finish(_metadata(result) if result.valid else Stop())
     return result
 
 
-class HandOff:
-    """The writer's feed (rows.Feed), filled by the gate's thread: put() returns once the writer
-    has taken the row, that is once it has stored the one before, so at most two sequences are
-    held: the one being stored and the one being checked. end() gives the metadata to publish,
-    or the Stop that ends the write unpublished."""
+class FrameTap:
+    """The image check's bytes to the writer, chunk by chunk in order; rest() reads (once) the
+    frames the checks did not."""
+
+    def __init__(self, feed: FrameFeed, count: int) -> None:
+        self.feed, self.count, self.given = feed, count, 0
+
+    def __call__(self, start: int, data: list[bytes | None]) -> None:
+        if start != self.given:
+            raise RuntimeError(f"frames {start}.. handed over after {self.given}: out of order")
+        self.feed.frames(data)
+        self.given += len(data)
+
+    def rest(self, seq: Sequence) -> None:
+        for a in range(self.given, self.count, rows.WINDOW):
+            chunk: list[bytes | None] = []
+            for i in range(a, min(self.count, a + rows.WINDOW)):
+                try:
+                    chunk.append(seq.frames.read(i))
+                except OSError:
+                    chunk.append(None)  # the writer says it cannot store it
+            self(a, chunk)
+
+
+class FrameFeed:
+    """The writer's feed (rows.Feed), filled by the gate's thread with events: a sequence's rows
+    (begin), its frames (frames, as many times as it takes), its end (end); at last the metadata
+    to publish, or the Stop that ends the write unpublished (finish). A bounded queue: the gate
+    waits while the writer is BACKLOG chunks of frames behind, so memory is bounded by that and by
+    the writer's commit size, not by the length of a sequence."""
+
+    BACKLOG = 8  # chunks of frames (rows.WINDOW each) waiting for the writer
 
     def __init__(self, total: int) -> None:
         self.total = total
         self._cond = threading.Condition()
-        self._item: Prepared | WriteError | None = None
+        self._events: deque[tuple[str, Any]] = deque()
+        self._chunks = 0  # "frames" events queued
         self._end: Mapping[str, str] | Stop | None = None
         self._end_taken = False  # the writer has read the end: it publishes (or stops) now
         self.closed = False  # the writer takes no more (it failed, or the feed ended)
 
-    def put(self, item: Prepared | WriteError) -> None:
+    # the gate's side
+
+    def _put(self, kind: str, value: Any = None) -> None:
         with self._cond:
-            self._cond.wait_for(lambda: self._item is None or self.closed)
+            if kind == "frames":
+                self._cond.wait_for(lambda: self._chunks < self.BACKLOG or self.closed)
+                self._chunks += 1
             if self.closed:
                 return
-            self._item = item
+            self._events.append((kind, value))
             self._cond.notify_all()
-            self._cond.wait_for(lambda: self._item is not item)
 
-    def end(self, outcome: Mapping[str, str] | Stop, first: bool = True) -> None:
-        """`first=False`: a Stop that replaces the metadata given before, if the writer has not taken it."""
+    def begin(self, item: Prepared) -> None:
+        self._put("begin", item)
+
+    def frames(self, data: list[bytes | None]) -> None:
+        self._put("frames", data)
+
+    def end(self) -> None:
+        self._put("end")
+
+    def fail(self, error: WriteError) -> None:
+        self._put("fail", error)
+
+    def finish(self, outcome: Mapping[str, str] | Stop) -> None:
         with self._cond:
-            if self._end is None or (not first and not self._end_taken):
+            if self._end is None:
                 self._end = outcome
             self._cond.notify_all()
 
+    def abort(self, stop: Stop) -> None:
+        """A Stop that replaces the metadata given before, if the writer has not taken it."""
+        with self._cond:
+            if not self._end_taken:
+                self._end = stop
+            self._cond.notify_all()
+
+    # the writer's side
+
     def close(self) -> None:
-        """The writer's side: it takes nothing more (a put waiting now returns)."""
+        """The writer takes nothing more (a put waiting now returns)."""
         with self._cond:
             self.closed = True
-            self._item = None
+            self._events.clear()
             self._cond.notify_all()
+
+    def _take(self) -> tuple[str, Any]:
+        with self._cond:
+            self._cond.wait_for(lambda: self._events or isinstance(self._end, Stop) or self._end is not None)
+            if isinstance(self._end, Stop):  # a refusal or a failure ends it at once
+                raise self._end
+            if not self._events:
+                return "finished", None
+            kind, value = self._events.popleft()
+            if kind == "frames":
+                self._chunks -= 1
+            self._cond.notify_all()
+            return kind, value
 
     def __iter__(self) -> Iterator[Prepared]:
         while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._item is not None or self._end is not None)
-                item, self._item = self._item, None
-                self._cond.notify_all()
-            if item is None:
+            kind, value = self._take()
+            if kind == "finished":
                 return
-            if isinstance(item, WriteError):
-                raise item
+            if kind == "fail":
+                raise value
+            if kind != "begin":
+                raise RuntimeError(f"the feed gave {kind} where a sequence begins")
+            item: Prepared = value
+            if item.rows is not None:
+                item.frames = self._frames(item.label)
             yield item
+
+    def _frames(self, label: str) -> Iterator[bytes]:
+        while True:
+            kind, value = self._take()
+            if kind == "end":
+                return
+            if kind != "frames":
+                raise RuntimeError(f"the feed gave {kind} within the frames of {label}")
+            for data in value:
+                if data is None:
+                    raise WriteError(f"{label}: a frame file cannot be read; it cannot be stored")
+                yield data
 
     def metadata(self) -> Mapping[str, str]:
         with self._cond:
@@ -168,7 +258,7 @@ class HandOff:
 class _Writer(threading.Thread):
     """write_feed on a thread of its own; what it returned or raised is kept for ingest()."""
 
-    def __init__(self, feed: HandOff, target: Target, overwrite: bool, source: Path | None) -> None:
+    def __init__(self, feed: FrameFeed, target: Target, overwrite: bool, source: Path | None) -> None:
         super().__init__(name="motqa-writer", daemon=True)
         self.feed, self.target, self.overwrite, self.source = feed, target, overwrite, source
         self.summary: WriteSummary | None = None

@@ -167,28 +167,9 @@ class Frames:
     paths: list[Path] | None = None
     listed: bool = True  # False when the image folder was not listed (an unsafe imDir)
     folder: bool = True  # False when the sequence has no image folder at all (annotations only)
-    _kept: dict[int, bytes] = field(default_factory=dict, repr=False, compare=False)  # remember()
 
     def __len__(self) -> int:
         return len(self.numbers)
-
-    def remember(self) -> None:
-        """From now on keep each frame's bytes as they are first read, and give those on the next
-        read (ingest: the checks read a frame, the writer stores the very same bytes, and the
-        file is read once). forget() lets them go."""
-        kept = self._kept = {}
-        read = self.read
-
-        def read_once(i: int) -> bytes:
-            data = kept.get(i)
-            if data is None:
-                data = kept[i] = read(i)
-            return data
-
-        self.read = read_once
-
-    def forget(self) -> None:
-        self._kept.clear()
 
 
 @dataclass

@@ -64,44 +64,56 @@ def sequences_with_gt(root: Path) -> list[tuple[str, str, Path]]:
     return [(d.parent.name, d.name, d) for d in sorted(root.glob("*/*")) if (d / "gt" / "gt.txt").is_file()]
 
 
-def _raw(value: Any, k: int) -> Any:
-    """Frame k of a whole-sequence value as Deep Lake returns it (a list or a stacked ndarray)."""
-    return value[k]
-
-
-def assert_matches_source(ds: Any, root: Path) -> None:
+def assert_matches_source(ds: Any, root: Path, rows_only: bool = False) -> None:
     """Every row, frame, byte, box, id, conf, class and visibility against the source, read with
-    Deep Lake alone (no motqa reader). It reads frames with get_bytes, so it lets Deep Lake settle
-    before it returns (settle_get_bytes): the caller may drop `ds` at once."""
+    Deep Lake alone (no motqa reader): the frame rows, and (unless `rows_only`: what a plain reader
+    sees of an unpublished dataset) the metadata, the stored one-row-per-sequence view and motqa's
+    reader. It reads frames with get_bytes, so it lets Deep Lake settle before it returns
+    (settle_get_bytes): the caller may drop `ds` at once."""
     try:
-        _compare_with_source(ds, root)
+        _compare_with_source(ds, root, rows_only)
     finally:
         settle_get_bytes()
 
 
-def _compare_with_source(ds: Any, root: Path) -> None:
+def _empty_or_equal(got: Any, want: np.ndarray, what: str) -> None:
+    if len(want) == 0:
+        assert got is None or len(got) == 0, what  # Deep Lake gives None for an empty 1-D array
+    else:
+        np.testing.assert_array_equal(np.asarray(got), want, err_msg=what)
+        assert np.asarray(got).dtype == want.dtype, what
+
+
+def _compare_with_source(ds: Any, root: Path, rows_only: bool) -> None:
     expected = sequences_with_gt(root)
-    assert len(ds) == len(expected)
-    for row, (split, name, seq_dir) in enumerate(expected):
-        src = source_sequence(seq_dir)["frames"]
-        assert ds["name"][row] == name and ds["split"][row] == split
-        assert list(ds["frame_numbers"][row]) == [f["number"] for f in src]
-        jpegs = ds["frames"].get_bytes(row)
-        assert len(jpegs) == len(src)
-        values = {c: ds[c][row] for c in ("boxes", "ids", "conf", "classes", "visibility")}
-        for k, f in enumerate(src):
-            assert jpegs[k] == f["jpeg"], f"{name} frame {f['number']}: bytes differ"
-            box = _raw(values["boxes"], k)
-            np.testing.assert_array_equal(np.asarray(box).reshape(-1, 4), f["boxes"])
+    sources = [source_sequence(seq_dir)["frames"] for _, _, seq_dir in expected]
+    assert len(ds) == sum(map(len, sources)), "one row per frame"
+    row = 0
+    for index, ((split, name, _), src) in enumerate(zip(expected, sources, strict=True)):
+        for f in src:  # the frame rows: a sequence's frames together, in frame order
+            what = f"{name} frame {f['number']}"
+            assert (ds["sequence"][row], ds["name"][row], ds["split"][row]) == (index, name, split), what
+            assert ds["frame_numbers"][row] == f["number"], what
+            assert ds["frames"].get_bytes(row) == f["jpeg"], f"{what}: bytes differ"
+            np.testing.assert_array_equal(np.asarray(ds["boxes"][row]).reshape(-1, 4), f["boxes"], err_msg=what)
             for col in ("ids", "conf", "classes", "visibility"):
-                got = _raw(values[col], k)
-                if len(f[col]) == 0:
-                    assert got is None or len(got) == 0  # Deep Lake gives None for an empty 1-D array
-                else:
-                    np.testing.assert_array_equal(np.asarray(got), f[col], err_msg=f"{name} {f['number']} {col}")
-                    assert np.asarray(got).dtype == f[col].dtype
-        # the reader helper gives the same, with empty arrays where Deep Lake gives None
-        for f, frame in zip(src, L.iter_frames(ds, row), strict=True):
+                _empty_or_equal(ds[col][row], f[col], f"{what} {col}")
+            row += 1
+    if rows_only:
+        return
+    assert ds.metadata["motqa_layout"] == L.LAYOUT
+    view = ds.tags["sequences"].open()  # the stored view: one row per sequence
+    assert len(view) == len(expected)
+    for r, ((split, name, _), src) in enumerate(zip(expected, sources, strict=True)):
+        assert set(view["name"][r]) == {name} and set(view["split"][r]) == {split}
+        assert list(view["frame_numbers"][r]) == [f["number"] for f in src]
+        assert [bytes(b) for b in view["frames"].get_bytes(r)] == [f["jpeg"] for f in src]
+        boxes, ids = view["boxes"][r], view["ids"][r]
+        for k, f in enumerate(src):
+            np.testing.assert_array_equal(np.asarray(boxes[k]).reshape(-1, 4), f["boxes"])
+            _empty_or_equal(ids[k], f["ids"], f"{name} {f['number']} ids (view)")
+        # the reader helpers give the same, with empty arrays where Deep Lake gives None
+        for f, frame in zip(src, L.iter_frames(ds, r), strict=True):
             assert frame.number == f["number"] and frame.jpeg == f["jpeg"]
             assert frame.boxes.shape == (len(f["ids"]), 4) and frame.boxes.dtype == np.float32
             for col in ("ids", "conf", "classes", "visibility"):
@@ -174,7 +186,7 @@ def test_mot15_and_frames_without_boxes(tmp_path: Path) -> None:
     assert ingest(root, target) == 0
     ds = open_ro(target)
     assert_matches_source(ds, root)
-    assert ds["ids"][0][2] is None  # Deep Lake's own answer for an empty id array...
+    assert len(ds["ids"][2]) == 0  # Deep Lake's own answer for an empty id array (the third frame's row)...
     empty = L.read_frame(ds, 0, 2)  # ...and motqa's reader's
     assert empty.number == 3 and empty.boxes.shape == (0, 4) and empty.ids.shape == (0,)
     assert empty.ids.dtype == np.uint32 and empty.jpeg[:2] == b"\xff\xd8"
@@ -191,7 +203,8 @@ def test_missing_image_ignored_keeps_its_rows(make_demo, tmp_path: Path) -> None
     ds = open_ro(target)
     assert_matches_source(ds, root)
     assert L.read_json(ds, L.META_NO_IMAGE) == {"train/DEMO-02": [7]}
-    k = list(ds["frame_numbers"][1]).index(7)
+    second = L.sequences(ds)[1]
+    k = list(ds["frame_numbers"][second.first_row:second.first_row + second.frames]).index(7)
     frame = L.read_frame(ds, 1, k)
     assert frame.jpeg == b"" and len(frame.ids) > 0
     settle_get_bytes()  # before ds goes: see open_ro
@@ -427,7 +440,7 @@ def test_readme_reading_and_training_loop(demo_root: Path, tmp_path: Path) -> No
 
     from PIL import Image, ImageDraw
 
-    from motqa.deeplake.layout import is_published, iter_frames, read_frame
+    from motqa.deeplake.layout import is_published, iter_frames, read_frame, sequences
 
     target = tmp_path / "mot17.dl"
     assert ingest(demo_root, target) == 0
@@ -445,7 +458,7 @@ def test_readme_reading_and_training_loop(demo_root: Path, tmp_path: Path) -> No
 
     # -- README: a training loop
     def training_frames(ds, evaluated_only=True):  # type: ignore[no-untyped-def]
-        for r in range(len(ds)):
+        for r, _seq in enumerate(sequences(ds)):
             for f in iter_frames(ds, r):
                 if not f.jpeg:
                     continue  # a frame with gt rows but no image file (ingested with ignored errors)
@@ -457,7 +470,7 @@ def test_readme_reading_and_training_loop(demo_root: Path, tmp_path: Path) -> No
         assert image.shape == (120, 160, 3) and boxes.shape == (len(ids), 4)
         seen += 1
     # -- end of README
-    assert f.number == 10 and seen == len(ds["frame_numbers"][0]) + len(ds["frame_numbers"][1])
+    assert f.number == 10 and seen == len(ds) == sum(seq.frames for seq in sequences(ds))
     settle_get_bytes()  # before ds goes: see open_ro
 
 

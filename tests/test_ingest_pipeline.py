@@ -89,34 +89,42 @@ def test_every_frame_file_read_once_and_every_sequence_loaded_once(images: str, 
     assert_matches_source(open_ro(tmp_path / "mot.dl"), source)
 
 
-def test_the_gate_checks_sequence_n_plus_1_while_n_is_stored(tmp_path: Path, events: list[tuple[str, str]],
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """The hand-off: the gate gives sequence n to the writer once n-1 is stored, so it checks n+1
-    while n is stored, never n+2: two sequences in memory at most."""
+def test_frames_stream_to_the_writer_in_parts_with_the_gate_a_bounded_way_ahead(
+        tmp_path: Path, events: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Memory bounded by a part, not by a sequence: the gate hands frames over as it reads them,
+    never more than FrameFeed.BACKLOG chunks ahead of the writer; the writer commits every
+    COMMIT_BYTES of frames (and at each sequence's end), sequences in their order."""
+    import deeplake
+
     from motqa import ingest
 
-    prepare = ingest.prepare
+    monkeypatch.setattr(rows, "COMMIT_BYTES", 30_000)  # a demo frame is 5 to 10 kB: several commits a sequence
+    monkeypatch.setattr(rows, "WINDOW", 4)
+    monkeypatch.setattr(ingest.FrameFeed, "BACKLOG", 2)
+    ahead: list[int] = []
+    put = ingest.FrameFeed._put
 
-    def handed(seq: Sequence, *args: Any) -> Any:
-        events.append(("handed", seq.label))  # on the gate's thread, as the writer is given it
-        return prepare(seq, *args)
+    def counting_put(self: Any, kind: str, value: Any = None) -> None:
+        put(self, kind, value)
+        ahead.append(self._chunks)
 
-    monkeypatch.setattr(ingest, "prepare", handed)
+    monkeypatch.setattr(ingest.FrameFeed, "_put", counting_put)
     source = _demo(tmp_path / "mot")
     for k in (4, 5, 6):  # five train sequences
         shutil.copytree(source / "train/DEMO-01", source / f"train/DEMO-0{k}")
         ini = source / f"train/DEMO-0{k}/seqinfo.ini"
         ini.write_text(ini.read_text().replace("DEMO-01", f"DEMO-0{k}"))
-    outcome = _ingest(source, tmp_path / "mot.dl")
+    outcome = _ingest(source, tmp_path / "mot.dl", images="decode", jobs=1)
     assert outcome.status == "written"
     train = [f"train/DEMO-0{k}" for k in (1, 2, 4, 5, 6)]
     assert [label for what, label in events if what == "written"] == train
-    assert [label for what, label in events if what == "handed"] == ["test/DEMO-03", *train]  # no gt: skipped
-    at = {e: i for i, e in enumerate(events)}
-    for n, label in enumerate(train):
-        assert at[("handed", label)] < at[("written", label)]
-        if n + 2 < len(train):  # n is stored before the gate hands over n+2
-            assert at[("written", label)] < at[("handed", train[n + 2])]
+    assert ahead and max(ahead) <= 2, f"the gate ran {max(ahead)} chunks ahead of the writer"
+    ds = deeplake.open_read_only(str(tmp_path / "mot.dl"))
+    messages = [v.message for v in ds.history]
+    for label in train:
+        parts = [m for m in messages if m.startswith(f"motqa ingest: {label}, frames to ")]
+        assert len(parts) >= 1, f"{label} was committed at once: {messages}"
+    assert_matches_source(ds, source)
 
 
 def test_a_refused_sequence_stops_the_write_and_the_gate_still_checks_the_rest(

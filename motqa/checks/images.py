@@ -16,7 +16,7 @@ def check_images(seq: Sequence, ids: frozenset[str], options: Options) -> list[F
     if options.images == "skip" or not len(frames):
         return []
     reports = inspect_many(len(frames), frames.read, options.images, seq.info.im_ext, options.on_frame,
-                           workers=options.jobs)
+                           workers=options.jobs, on_bytes=options.on_bytes)
     return [f for f in image_findings(seq, reports) if f.check in ids]
 
 

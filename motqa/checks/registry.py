@@ -23,6 +23,8 @@ class Options:
     images: str = "decode"
     on_frame: Callable[[int], None] | None = None
     jobs: int | None = None
+    # Gets the bytes of the frames the image check reads, in order (ingest stores them).
+    on_bytes: Callable[[int, list[bytes | None]], None] | None = None
 
 
 Run = Callable[[Sequence, frozenset[str], Options], list[Finding]]

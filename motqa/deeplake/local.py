@@ -159,6 +159,7 @@ def _write_local_dataset(tmp: Path, feed: rows.Feed, summary: WriteSummary, prog
         ds = deeplake.create(str(tmp), schema=L.schema())
         ds.auto_commit_enabled = False
         benchmarks, metadata = rows.write_rows(ds, feed, summary, progress)
+        rows.tag_sequences(ds)
         for key, value in rows.final_metadata(metadata, summary, benchmarks).items():
             ds.metadata[key] = value
         ds.commit("motqa ingest: metadata")

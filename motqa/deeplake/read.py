@@ -25,6 +25,7 @@ the process otherwise).
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -312,12 +313,13 @@ class _Reader:
     def name_of(self, r: int) -> tuple[str, str | None]:
         return f"row {r}", None
 
-    def read(self, column: str, r: int, label: str, findings: list[Finding]) -> Any:
-        """A column's value of row r, or None with a finding when Deep Lake cannot read it."""
+    def read(self, column: str, r: int | slice, label: str, findings: list[Finding]) -> Any:
+        """A column's value of row r (or rows), or None with a finding when Deep Lake cannot read it."""
         try:
             return self.ds[column][r]
         except Exception as e:  # noqa: BLE001 - a damaged chunk is a finding at its row, not a crash
-            findings.append(finding("file-unreadable", f"{column} of row {r} cannot be read: {_why(e)}",
+            rows = f"rows {r.start}..{r.stop - 1}" if isinstance(r, slice) else f"row {r}"
+            findings.append(finding("file-unreadable", f"{column} of {rows} cannot be read: {_why(e)}",
                                     Place(label, file=column)))
             return None
 
@@ -329,8 +331,12 @@ class _Reader:
                                     Place(label, file=column)))
             return []
         finally:
-            self._bytes_read_at = time.monotonic()
+            self.bytes_read()
         return [bytes(b) for b in value] if isinstance(value, list) else [bytes(value)]
+
+    def bytes_read(self) -> None:
+        """A get_bytes has just returned (settle_get_bytes counts from here)."""
+        self._bytes_read_at = time.monotonic()
 
     def __del__(self) -> None:
         # self.ds is released right after this returns: not within moments of a get_bytes
@@ -429,7 +435,8 @@ class _TutorialReader(_Reader):
 
 
 class _MotqaReader(_Reader):
-    """The layout `motqa ingest` writes (motqa.deeplake.write)."""
+    """The layouts `motqa ingest` writes (motqa.deeplake.rows): a row per frame (2), or a row per
+    sequence (1, written before 2026-12)."""
 
     kind = KIND_MOTQA
     frames_column = "frames"
@@ -437,11 +444,13 @@ class _MotqaReader(_Reader):
     def __init__(self, ds: Any, target: Target) -> None:
         super().__init__(ds, target)
         meta = ds.metadata
-        layout = meta[L.META_LAYOUT]
-        if layout != L.LAYOUT:
-            raise UsageError(f"{target.url}: written in motqa layout {layout!r}; this motqa reads {L.LAYOUT!r}")
+        self.layout = L.layout_of(ds)
+        if self.layout not in L.LAYOUTS:
+            raise UsageError(f"{target.url}: written in motqa layout {self.layout!r}; this motqa reads "
+                             f"{' and '.join(map(repr, L.LAYOUTS))}")
         types = _column_types(ds)
-        missing = [c for c in L.schema() if c not in types]
+        missing = [c for c in (L.schema() if self.layout == L.LAYOUT else L.COLUMNS_V1) if c not in types]
+        self.runs: list[tuple[int, int]] = []  # layout 2: each sequence's rows [a, b)
         if not L.is_published(ds):
             state = meta[L.META_STATE] if L.META_STATE in meta.keys() else "none"
             self.findings.append(finding("ingest-incomplete", f"motqa_state is {state!r}, not 'published': an "
@@ -452,7 +461,11 @@ class _MotqaReader(_Reader):
                 return
         elif missing:
             raise UsageError(f"{target.url}: a motqa dataset without the column(s) {', '.join(missing)}")
-        self.rows = len(ds)
+        if self.layout == L.LAYOUT:
+            self.runs = _runs(np.asarray(ds["sequence"][:]).reshape(-1)) if len(ds) else []
+            self.rows = len(self.runs)
+        else:
+            self.rows = len(ds)
         try:
             self.no_image: dict[str, list[int]] = L.read_json(ds, L.META_NO_IMAGE, {}) or {}
         except (ValueError, TypeError):
@@ -465,35 +478,52 @@ class _MotqaReader(_Reader):
         self.benchmark = benchmarks[0] if len(benchmarks) == 1 and benchmarks[0] else None
 
     def dataset(self) -> MotDataset:
-        if not self.rows:
-            return MotDataset(self.target.url, self.kind, [], self.findings)
-        return super().dataset()
+        mot = MotDataset(self.target.url, self.kind, [], self.findings)
+        for r in range(self.rows):
+            name, split = self.name_of(r)
+            mot.sequences.append(SequenceRef(name, split, self._loader(r)))
+        if not self.rows and not any(f.check == "ingest-incomplete" for f in self.findings):
+            self.findings.append(finding("no-sequences", f"the dataset at {self.target.url} holds no row"))
+        return mot
+
+    def first_row(self, r: int) -> int:
+        """The dataset row where sequence r's values are (its first frame's, in layout 2)."""
+        return self.runs[r][0] if self.layout == L.LAYOUT else r
 
     def name_of(self, r: int) -> tuple[str, str | None]:
+        row = self.first_row(r)
         try:
-            name, split = _text(self.ds["name"][r]), _text(self.ds["split"][r])
+            name, split = _text(self.ds["name"][row]), _text(self.ds["split"][row])
         except Exception:  # noqa: BLE001 - an unreadable name: the row is still audited
-            return f"row {r}", None
-        return (name or f"row {r}"), (split or None)
+            return f"row {row}", None
+        return (name or f"row {row}"), (split or None)
 
     def load(self, r: int) -> Sequence:
         name, split = self.name_of(r)
         label = f"{split}/{name}" if split else name
         findings: list[Finding] = []
+        first = self.first_row(r)
 
         def scalar(col: str) -> float | None:
-            value = self.read(col, r, label, findings)
+            value = self.read(col, first, label, findings)
             try:
                 x = float(np.asarray(value).reshape(-1)[0])
             except (TypeError, ValueError, IndexError):
                 return None
             return None if math.isnan(x) or x < 0 else x
 
-        jpegs = self.read_bytes("frames", r, label, findings)
-        boxes = _per_frame(self.read("boxes", r, label, findings))
-        ids = _per_frame(self.read("ids", r, label, findings))
-        per_box = {c: _per_frame(self.read(c, r, label, findings)) for c in _PER_BOX}
-        stored_numbers = _values_of(self.read("frame_numbers", r, label, findings)).astype(np.int64)
+        if self.layout == L.LAYOUT:
+            a, b = self.runs[r]
+            jpegs: Any = _WindowedFrames(self, a, b, label)
+            rows = slice(a, b)
+        else:
+            jpegs = self.read_bytes("frames", r, label, findings)
+            rows = slice(r, r + 1)
+        boxes = self.read_frames("boxes", rows, label, findings)
+        ids = self.read_frames("ids", rows, label, findings)
+        per_box = {c: self.read_frames(c, rows, label, findings) for c in _PER_BOX}
+        stored_numbers = _values_of(self.read("frame_numbers", rows if self.layout == L.LAYOUT else r, label,
+                                              findings)).astype(np.int64)
         count = max(len(jpegs), len(boxes), len(ids), *(len(v) for v in per_box.values()))
         row = _Row(label, "frames", jpegs, _numbers(stored_numbers, count), boxes, ids, per_box, findings)
         row.per_box["frame_numbers"] = list(stored_numbers)  # compared for length only
@@ -505,3 +535,57 @@ class _MotqaReader(_Reader):
         skip = {k for k, n in enumerate(row.numbers[: len(jpegs)]) if int(n) in no_image and not jpegs[k]}
         return self.sequence(name, split, info, row, skip, self.benchmark)
 
+    def read_frames(self, column: str, rows: slice, label: str, findings: list[Finding]) -> list[Any]:
+        """One item per frame of a per-box column: rows a..b of layout 2 (None where Deep Lake gives
+        nothing back for an empty array), or the cell of layout 1's row."""
+        if self.layout == L.LAYOUT:
+            values = self.read(column, rows, label, findings)
+            items = _per_frame(values)
+            return items if values is not None else [None] * (rows.stop - rows.start)
+        return _per_frame(self.read(column, rows.start, label, findings))
+
+
+def _runs(sequence: np.ndarray) -> list[tuple[int, int]]:
+    """[a, b) of each run of equal values: a sequence's rows (layout 2 writes them together)."""
+    if not len(sequence):
+        return []
+    cuts = np.flatnonzero(np.diff(sequence)) + 1
+    starts = np.concatenate([[0], cuts])
+    ends = np.concatenate([cuts, [len(sequence)]])
+    return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+
+
+class _WindowedFrames:
+    """Layout 2's frame bytes of rows [a, b), read WINDOW at a time as the checks ask for them:
+    a few windows are held, never the sequence. Safe to read from the image check's threads."""
+
+    WINDOW = 64
+    HELD = 4
+
+    def __init__(self, reader: _MotqaReader, a: int, b: int, label: str) -> None:
+        self.reader, self.a, self.b, self.label = reader, a, b, label
+        self._held: dict[int, list[bytes]] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return self.b - self.a
+
+    def __getitem__(self, k: int) -> bytes:
+        if not 0 <= k < len(self):
+            raise IndexError(k)
+        w = k // self.WINDOW
+        with self._lock:
+            window = self._held.get(w)
+            if window is None:
+                start = self.a + w * self.WINDOW
+                stop = min(self.b, start + self.WINDOW)
+                try:
+                    window = [bytes(x) for x in self.reader.ds["frames"].get_bytes(slice(start, stop))]
+                except Exception as e:  # noqa: BLE001 - a damaged chunk: those frames cannot be read
+                    raise OSError(f"frames of rows {start}..{stop - 1} cannot be read: {_why(e)}") from None
+                finally:
+                    self.reader.bytes_read()
+                if len(self._held) >= self.HELD:
+                    del self._held[next(iter(self._held))]
+                self._held[w] = window
+        return window[k % self.WINDOW]

@@ -121,6 +121,7 @@ def write_s3(feed: rows.Feed, target: Target, overwrite: bool, progress: Progres
         _deeplake_call(target, "merging", main.merge, branch, message="motqa ingest: publish rows")
         merged = True
         rows.checkpoint("s3-merged")
+        _deeplake_call(target, "tagging the sequences view", rows.tag_sequences, main)
         for key, value in rows.final_metadata(metadata, summary, benchmarks).items():
             main.metadata[key] = value
         _deeplake_call(target, "committing the metadata", main.commit, "motqa ingest: published")
