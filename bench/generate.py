@@ -50,12 +50,18 @@ MOT20_TRAIN = [
     SeqSpec("MOT20-03-syn", 2405, 1173, 880, 356728, 25),
     SeqSpec("MOT20-05-syn", 3315, 1654, 1080, 751330, 25),
 ]
+# The longest train sequence alone, and a sequence twice as long (frames and gt rows): what a
+# writer holds as the longest sequence doubles (issue 15: memory bounded by a part, not a sequence).
+MOT20_05 = [MOT20_TRAIN[-1]]
+MOT20_05_LONG = [SeqSpec("MOT20-05-syn-long", 2 * 3315, 1654, 1080, 2 * 751330, 25)]
 # --quick: the same shapes in miniature, for the smoke test.
 QUICK = {
     "MOT17": [SeqSpec("MOT17-02-FRCNN-syn", 12, 96, 64, 60), SeqSpec("MOT17-05-FRCNN-syn", 9, 64, 48, 30, 14)],
     "MOT20": [SeqSpec("MOT20-01-syn", 10, 96, 64, 80, 25), SeqSpec("MOT20-02-syn", 14, 80, 64, 120, 25)],
+    "MOT20-05": [SeqSpec("MOT20-05-syn", 12, 96, 64, 90, 25)],
+    "MOT20-05-long": [SeqSpec("MOT20-05-syn-long", 24, 96, 64, 180, 25)],
 }
-FULL = {"MOT17": MOT17_TRAIN, "MOT20": MOT20_TRAIN}
+FULL = {"MOT17": MOT17_TRAIN, "MOT20": MOT20_TRAIN, "MOT20-05": MOT20_05, "MOT20-05-long": MOT20_05_LONG}
 
 
 def specs(benchmark: str, scale: int = 1, quick: bool = False) -> list[SeqSpec]:

@@ -234,6 +234,82 @@ def test_ingested_split_or_sequence_has_plain_names(tmp_path: Path) -> None:
     assert [s.label for s in audit(tmp_path / "ds").sequences] == ["DEMO-01", "DEMO-02"]
 
 
+def write_layout1(path: Path, source: Path) -> None:
+    """A dataset as motqa ingest wrote it before layout 2 (motqa-sequences/1): a row per sequence,
+    each frame-level column a Sequence of the frames' values; written here from the layout-2
+    writer's own rows (rows._sequence_rows), so both layouts hold the same values."""
+    from motqa.deeplake import rows as R
+
+    def per_box(dtype: str) -> Any:
+        return types.Sequence(types.Array(dtype, dimensions=1))
+
+    ds = deeplake.create(str(path), schema={
+        "name": types.Text(), "split": types.Text(), "frame_rate": types.Float32(), "width": types.Int32(),
+        "height": types.Int32(), "seq_length": types.Int32(), "frame_numbers": types.Array("int32", dimensions=1),
+        "frames": types.Sequence(types.Image(sample_compression="jpg")),
+        "boxes": types.Sequence(types.BoundingBox("float32", "ltwh", "pixel")),
+        "ids": types.Sequence(types.Array(types.UInt32(), dimensions=1)),
+        "conf": per_box("float32"), "classes": per_box("int32"), "visibility": per_box("float32")})
+    for ref in discover(source).sequences:
+        seq = ref.load()
+        if seq.gt is None:
+            continue
+        rows = R._sequence_rows(seq)
+        assert rows is not None
+        jpegs = [seq.frames.read(i) for i in range(len(seq.frames))]
+        row = rows.columns(0, rows.frames, jpegs, 0)
+        values = {c: [row[c][0]] for c in ("name", "split", "frame_rate", "width", "height", "seq_length")}
+        values.update({"frame_numbers": [rows.numbers], **{c: [row[c]] for c in ("frames", *L.PER_BOX)}})
+        ds.append(values)
+    ds.metadata[L.META_LAYOUT] = L.LAYOUT_V1
+    ds.metadata[L.META_STATE] = L.PUBLISHED
+    ds.commit()
+    del ds
+
+
+def test_a_layout1_dataset_audits_and_reads_as_layout2(tmp_path: Path) -> None:
+    """Datasets motqa wrote before layout 2 (a row per sequence) are still read: audit finds what
+    it finds in the same data stored as layout 2, and the helpers give the same frames."""
+    source = small_download(tmp_path / "mot", frames=10)
+    write_layout1(tmp_path / "v1", source)
+    write_dataset(discover(source), str(tmp_path / "v2"))
+    old, new = audit(tmp_path / "v1"), audit(tmp_path / "v2")
+    assert old.kind == new.kind == KIND_MOTQA and old.valid and new.valid
+    assert [s.as_dict() for s in old.sequences] == [s.as_dict() for s in new.sequences]
+    v1, v2 = deeplake.open_read_only(str(tmp_path / "v1")), deeplake.open_read_only(str(tmp_path / "v2"))
+    assert L.is_published(v1) and [s[:3] for s in L.sequences(v1)] == [s[:3] for s in L.sequences(v2)]
+    for r in range(2):
+        a, b = list(L.iter_frames(v1, r)), list(L.iter_frames(v2, r))
+        assert len(a) == len(b) == 10
+        for f, g in zip(a, b, strict=True):
+            assert f.number == g.number and f.jpeg == g.jpeg
+            for col in L.PER_BOX:
+                np.testing.assert_array_equal(getattr(f, col), getattr(g, col))
+        assert L.read_frame(v1, r, 3).jpeg == L.read_frame(v2, r, 3).jpeg
+    assert len(L.sequence_view(v1)) == len(L.sequence_view(v2)) == 2
+    settle_get_bytes()
+
+
+def test_audit_reads_layout2_frames_a_window_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sequence's frames are read a window at a time, a few windows held: never the sequence."""
+    source = small_download(tmp_path / "mot", frames=20)
+    write_dataset(discover(source), str(tmp_path / "ds"))
+    monkeypatch.setattr(deeplake_read._WindowedFrames, "WINDOW", 4)
+    monkeypatch.setattr(deeplake_read._WindowedFrames, "HELD", 2)
+    held: list[int] = []
+    getitem = deeplake_read._WindowedFrames.__getitem__
+
+    def watching(self: Any, k: int) -> bytes:
+        data: bytes = getitem(self, k)
+        held.append(len(self._held))
+        return data
+
+    monkeypatch.setattr(deeplake_read._WindowedFrames, "__getitem__", watching)
+    result = audit(tmp_path / "ds", cfg=GateConfig(images="decode", shipped_expectations=False))
+    assert result.valid and [s.frames for s in result.sequences] == [20, 20]
+    assert held and max(held) <= 2
+
+
 # ------------------------------------------------------------------------------------ tutorial, Deep Lake 4
 
 
