@@ -142,6 +142,11 @@ FrameTaker = Callable[[int, list[bytes | None]], None]
 Observer = Callable[[Sequence, list[Finding]], None]
 
 
+def _rows(seq: Sequence) -> int:
+    """Annotation rows a loaded sequence holds (what its memory grows with)."""
+    return sum(len(a) for a in (seq.gt, seq.det, seq.result) if a is not None)
+
+
 def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
              observers: tuple[Observer, ...] = (), on_checked: Observer | None = None,
              on_loaded: Callable[[Sequence], FrameTaker | None] | None = None) -> GateResult:
@@ -193,12 +198,19 @@ def gate_steps(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None
         return found
 
     # A checked sequence waits, still loaded, until GE (in its worker process) has validated its
-    # rows: the gate checks the next ones meanwhile, so GE's import and validation run beside
-    # motqa's checks. At most MAX_WAITING wait; sequences are finished (observed, summed up,
-    # yielded) in their order, whatever the timing.
+    # rows (submitted before motqa's checks of it, so GE works while they run). While GE is still
+    # starting (its import takes a second), the gate goes on to the next sequences: at most
+    # MAX_WAITING wait, holding at most twice the rows of the largest sequence yet. Once GE has
+    # answered, a sequence is finished before the next is loaded: memory is then that of one
+    # sequence. Sequences are finished (observed, summed up, yielded) in their order, whatever
+    # the timing.
     waiting: deque[tuple[Sequence, list[Finding], GxFindings]] = deque()
+    largest = 0
     try:
         for n, ref in enumerate(ds.sequences, start=1):
+            while waiting and (waiting[0][2].done() or expectations.started()):
+                done = waiting.popleft()
+                yield done[0], finish(*done)
             where = f"[{n}/{len(ds.sequences)}] {ref.label}"
             progress.status(f"{where}: reading")
             seq = ref.load()
@@ -217,7 +229,9 @@ def gate_steps(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None
             if on_checked is not None:
                 on_checked(seq, settled(seq, found))
             waiting.append((seq, found, gx))
-            while waiting and (waiting[0][2].done() or len(waiting) > MAX_WAITING):
+            largest = max(largest, _rows(seq))
+            while waiting and (waiting[0][2].done() or len(waiting) > MAX_WAITING
+                               or sum(_rows(w[0]) for w in waiting) > 2 * largest):
                 done = waiting.popleft()
                 yield done[0], finish(*done)
         if waiting and expectations.suites:

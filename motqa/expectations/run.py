@@ -58,6 +58,11 @@ class ExpectationRun:
             run.engine = Session(suites)  # GE builds them now, in the worker, while the gate starts
         return run
 
+    def started(self) -> bool:
+        """True once GE has built the suites in its worker (or when there is none): from then on
+        it keeps pace with the gate, and nothing is gained by letting sequences wait for it."""
+        return self.engine is None or self.engine.built()
+
     def close(self) -> None:
         """The run is over (or failed): the worker goes back to the idle pool, or is ended."""
         if self.engine is not None:

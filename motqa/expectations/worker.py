@@ -55,22 +55,40 @@ class WorkerFailed(RuntimeError):
 
 
 def send(out: IO[bytes], message: Any) -> None:
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    """One message: its pickle, then the data of the numpy arrays in it as they are in memory
+    (pickle protocol 5's out-of-band buffers: an array crossing is never copied on this side)."""
+    buffers: list[pickle.PickleBuffer] = []
+    data = pickle.dumps(message, protocol=5, buffer_callback=buffers.append)
     out.write(_HEADER.pack(len(data)))
     out.write(data)
+    out.write(_HEADER.pack(len(buffers)))
+    for buffer in buffers:
+        raw = buffer.raw()
+        out.write(_HEADER.pack(raw.nbytes))
+        out.write(raw)
     out.flush()
 
 
 def receive(inp: IO[bytes]) -> Any:
     """The next message, or EOFError when the other side has gone."""
-    head = inp.read(_HEADER.size)
-    if len(head) < _HEADER.size:
-        raise EOFError
-    size = _HEADER.unpack(head)[0]
-    data = inp.read(size)
-    if len(data) < size:
-        raise EOFError
-    return pickle.loads(data)  # our own child, on a pipe only we hold
+    data = _read_exactly(inp, _size(inp))
+    buffers = [_read_exactly(inp, _size(inp)) for _ in range(_size(inp))]
+    return pickle.loads(data, buffers=buffers)  # our own child, on a pipe only we hold
+
+
+def _size(inp: IO[bytes]) -> int:
+    return int(_HEADER.unpack(_read_exactly(inp, _HEADER.size))[0])
+
+
+def _read_exactly(inp: IO[bytes], size: int) -> bytearray:
+    out = bytearray(size)
+    view, got = memoryview(out), 0
+    while got < size:
+        n = inp.readinto(view[got:])  # type: ignore[attr-defined]
+        if not n:
+            raise EOFError
+        got += n
+    return out
 
 
 # ---------------------------------------------------------------------------------- parent
@@ -91,7 +109,7 @@ class Worker:
         self._stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen([sys.executable, "-m", "motqa.expectations.worker"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self._stderr, env=env)
-        self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()  # requests to send; None ends
         self._sent = 0  # requests queued
         self._cond = threading.Condition()
         self._replies: dict[int, Any] = {}  # read, not yet taken
@@ -104,9 +122,8 @@ class Worker:
         stdin = self.proc.stdin
         assert stdin is not None
         try:
-            while (data := self._outbox.get()) is not None:
-                stdin.write(data)
-                stdin.flush()
+            while (message := self._outbox.get()) is not None:
+                send(stdin, message)
         except OSError:
             pass  # the child has gone: the reader says why
         finally:
@@ -134,9 +151,9 @@ class Worker:
             number += 1
 
     def request(self, message: Any) -> int:
-        """Queue a request; its number is what reply() takes."""
-        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        self._outbox.put(_HEADER.pack(len(data)) + data)
+        """Queue a request (sent as it is when the child reads: it must not change meanwhile);
+        its number is what reply() takes."""
+        self._outbox.put(message)
         self._sent += 1
         return self._sent - 1
 
@@ -267,6 +284,10 @@ class Session:
             self._about = _answer(self.worker.reply(self._built))
         return self._about
 
+    def built(self) -> bool:
+        """True once the worker has answered the session (its suites are built, or failed to)."""
+        return self._about is not None or self.worker.has_reply(self._built)
+
     def validate(self, suite: SuiteFile, df: pd.DataFrame, what: str) -> Pending:
         k = self._index[id(suite)]
         number = self.worker.request(("validate", k, what, to_table(df, self._columns[k])))
@@ -287,7 +308,8 @@ class Session:
 
 def to_table(df: pd.DataFrame, columns: frozenset[str] | None) -> Table:
     """The frame as it crosses to the worker: only the columns its suite reads (every one when
-    that cannot be told), and the index (the file lines GE names)."""
+    that cannot be told), and the index (the file lines GE names). Views of the frame's own
+    arrays, not copies: a sequence waiting for its findings holds its rows anyway."""
     keep = [c for c in df.columns if columns is None or c in columns]
     return df.index.to_numpy(), {str(c): df[c].to_numpy() for c in keep}
 
