@@ -151,8 +151,9 @@ def checkpoint(step: str) -> None:
 @dataclass
 class _Rows:
     """One sequence's rows but for the frames' bytes: its values, and for each position (a frame
-    number on disk or in gt, ascending) the frame number, whether a file holds it, and its boxes
-    (rows cuts[p]:cuts[p + 1] of the sorted per-box arrays)."""
+    number on disk or in gt, ascending) the frame number, whether a file holds it, and its boxes:
+    gt rows order[cuts[p]:cuts[p + 1]], read from the gt columns as the gate parsed them (views,
+    not copies: a long sequence's annotations are held once)."""
 
     name: str
     split: str
@@ -163,7 +164,8 @@ class _Rows:
     numbers: np.ndarray  # int32 per position
     on_disk: np.ndarray  # bool per position
     cuts: np.ndarray  # int64, one more than positions
-    per_box: dict[str, np.ndarray]  # boxes (n, 4) float32, ids uint32, conf float32, classes int32, visibility float32
+    order: np.ndarray  # the gt rows by frame, then track id, then line
+    gt: dict[str, np.ndarray]  # left, top, width, height, id, conf, class, visibility as parsed
     no_image: list[int]
 
     @property
@@ -177,14 +179,23 @@ class _Rows:
     def columns(self, a: int, b: int, jpegs: list[bytes], index: int) -> dict[str, list[Any]]:
         """Rows for positions a..b-1, ready for ds.append."""
         k = b - a
-        cuts = self.cuts
+        picked = self.order[self.cuts[a]:self.cuts[b]]
+        gt = {c: v[picked] for c, v in self.gt.items()}
+        per_box = {
+            "boxes": np.stack([gt["left"], gt["top"], gt["width"], gt["height"]], axis=1).astype(np.float32),
+            "ids": gt["id"].astype(np.uint32),
+            "conf": gt["conf"].astype(np.float32),
+            "classes": np.where(np.isnan(gt["class"]), -1, gt["class"]).astype(np.int32),
+            "visibility": gt["visibility"].astype(np.float32),
+        }
+        cuts = self.cuts[a:b + 1] - self.cuts[a]
         out: dict[str, list[Any]] = {
             "sequence": [index] * k, "name": [self.name] * k, "split": [self.split] * k,
             "frame_rate": [self.frame_rate] * k, "width": [self.width] * k, "height": [self.height] * k,
             "seq_length": [self.seq_length] * k, "frame_numbers": self.numbers[a:b].tolist(), "frames": jpegs,
         }
-        for col, values in self.per_box.items():
-            out[col] = [values[cuts[p]:cuts[p + 1]] for p in range(a, b)]
+        for col, values in per_box.items():
+            out[col] = [values[cuts[p]:cuts[p + 1]] for p in range(k)]
         return out
 
 
@@ -192,39 +203,33 @@ def _sequence_rows(seq: Sequence) -> _Rows | None:
     """The rows of one loaded sequence but for the frames' bytes, or None when it has no frames
     and no gt rows."""
     assert seq.gt is not None
-    gt = seq.gt.rows
-    frames = np.asarray(gt["frame"].to_numpy(), dtype=np.int64)
-    ids = np.asarray(gt["id"].to_numpy(), dtype=np.int64)
-    lines = np.asarray(gt.index.to_numpy(), dtype=np.int64)
-    _check_storable(seq, frames, ids, lines)
-    order = np.lexsort((lines, ids, frames))
-    frames = frames[order]
-    cls_raw = gt["class"].to_numpy(dtype=np.float64)[order]
-    per_box = {
-        "boxes": gt[["left", "top", "width", "height"]].to_numpy(dtype=np.float32)[order],
-        "ids": ids[order].astype(np.uint32),
-        "conf": gt["conf"].to_numpy(dtype=np.float32)[order],
-        "classes": np.where(np.isnan(cls_raw), -1, cls_raw).astype(np.int32),
-        "visibility": gt["visibility"].to_numpy(dtype=np.float32)[order],
-    }
+    table = seq.gt.rows
+    gt = {c: table[c].to_numpy() for c in ("frame", "id", "left", "top", "width", "height", "conf", "class",
+                                            "visibility")}
+    frames, ids = gt.pop("frame"), gt["id"]
+    _check_storable(seq, frames, ids, table.index)
+    order = np.lexsort((ids, frames))  # stable: rows of one frame and track stay in file order
+    if len(order) < 2**31:
+        order = order.astype(np.int32)
+    sorted_frames = frames[order]
     on_disk = np.asarray(seq.frames.numbers, dtype=np.int64)
-    numbers = np.union1d(on_disk, frames)
+    numbers = np.union1d(on_disk, sorted_frames)
     if not len(numbers):
         return None
     _check_frame_numbers(seq, numbers)
-    cuts = np.concatenate([np.searchsorted(frames, numbers, side="left"), [len(frames)]]).astype(np.int64)
+    cuts = np.concatenate([np.searchsorted(sorted_frames, numbers, side="left"), [len(order)]]).astype(np.int64)
     has_file = np.isin(numbers, on_disk)
     return _Rows(seq.name, seq.split or "",
                  np.float32(seq.info.frame_rate) if seq.info.frame_rate else np.float32(np.nan),
                  _int_or(seq.info.im_width), _int_or(seq.info.im_height), _int_or(seq.info.seq_length),
-                 numbers.astype(np.int32), has_file, cuts, per_box, numbers[~has_file].astype(int).tolist())
+                 numbers.astype(np.int32), has_file, cuts, order, gt, numbers[~has_file].astype(int).tolist())
 
 
 def _int_or(value: int | None) -> int:
     return -1 if value is None else int(value)
 
 
-def _check_storable(seq: Sequence, frames: np.ndarray, ids: np.ndarray, lines: np.ndarray) -> None:
+def _check_storable(seq: Sequence, frames: np.ndarray, ids: np.ndarray, lines: Any) -> None:
     bad = np.flatnonzero((ids < 0) | (ids > _UINT32_MAX))
     if len(bad):
         i = bad[0]

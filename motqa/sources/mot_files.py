@@ -377,5 +377,14 @@ def _to_rows(values: np.ndarray, lines: np.ndarray, kind: str, width: int, label
     # a second pass over every row. (Writable, so that a consumer may still set a cell.)
     if not values.flags.writeable:
         data = {c: np.array(a) for c, a in data.items()}
-    rows = pd.DataFrame({c: data[c] for c in order}, index=pd.Index(lines, dtype=np.int64), copy=False)
+    rows = pd.DataFrame({c: data[c] for c in order}, index=_line_index(lines), copy=False)
     return rows, findings
+
+
+def _line_index(lines: np.ndarray) -> pd.Index:
+    """The file's line numbers as the rows' index: a RangeIndex (no array held) when they run
+    without a gap, as in a file without blank or bad lines; the same labels either way."""
+    n = len(lines)
+    if n and lines[-1] - lines[0] == n - 1 and bool((np.diff(lines) == 1).all()):
+        return pd.RangeIndex(int(lines[0]), int(lines[0]) + n)
+    return pd.Index(lines, dtype=np.int64)
