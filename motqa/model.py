@@ -147,6 +147,14 @@ class Annotations:
     def line_count(self) -> int:
         return len(self.rows) if self.lines is None else self.lines
 
+    def line_numbers(self) -> np.ndarray:
+        """The index as an array: each row's line. Made anew for a RangeIndex (a file without a
+        gap), whose to_numpy() pandas keeps for the frame's lifetime (8 bytes a row)."""
+        index = self.rows.index
+        if isinstance(index, pd.RangeIndex):
+            return np.arange(index.start, index.stop, index.step, dtype=np.int64)
+        return index.to_numpy()
+
     @property
     def has_class(self) -> bool:
         return bool(self.rows["class"].notna().any()) if "class" in self.rows else False

@@ -96,7 +96,7 @@ def frame_id_swapped(seq: Sequence, ann: Annotations) -> Recognised | None:
     pairs = int(np.count_nonzero(same))
     if not pairs or steps < 0.8 * pairs:
         return None
-    lines = ann.rows.index.to_numpy()
+    lines = ann.line_numbers()
     as_frame = (f"runs to {int(first.max()):,}, past seqLength in {past:,} of {len(first):,} rows"
                 if past * 10 >= len(first) else f"covers only {as_frames:,} of {length:,} frames")
     message = (f"looks like frame and id are swapped (columns 1 and 2): column 2, read as the track id, holds "
@@ -129,7 +129,7 @@ def zero_based_frames(seq: Sequence, ann: Annotations) -> Recognised | None:
     typical = float(np.median(counts))
     if counts[0] < min(2.0, typical):
         return None
-    lines = ann.rows.index.to_numpy()
+    lines = ann.line_numbers()
     at_zero = lines[frame == 0]
     message = (f"frames are numbered from 0: they run 0-{int(frame.max())} in a sequence of seqLength {length:,}, and "
                f"frame 0 holds {int(counts[0]):,} rows (the median frame {typical:g}); MOT frames run "
@@ -197,7 +197,7 @@ def ltrb_boxes(seq: Sequence, ann: Annotations) -> Recognised | None:
     # (its "right" is left + right < 0); read as LTRB it overlaps the picture. A box that misses the
     # picture as LTRB too stays a box-outside-image error.
     ltrb_far = (left - w > mx) | (-width > mx) | (top - h > my) | (-height > my)
-    lines = ann.rows.index.to_numpy()[~ltrb_far]
+    lines = ann.line_numbers()[~ltrb_far]
     message = (f"looks like columns 5-6 hold right and bottom (LTRB), not width and height: in all {n:,} boxes "
                f"column 5 exceeds column 3 and column 6 exceeds column 4, as right and bottom edges do, and read as "
                f"width and height {past:,} of them ({_share(past, n)}) reach past the right or bottom edge of the "
@@ -233,7 +233,7 @@ def centre_boxes(seq: Sequence, ann: Annotations) -> Recognised | None:
     if k < 10 or k < 0.9 * outside:
         return None
     near = sized & ~far & ((right_miss >= 0) | (bottom_miss >= 0))  # box-beyond-border rows on those sides
-    lines = ann.rows.index.to_numpy()
+    lines = ann.line_numbers()
     n = int(np.count_nonzero(sized))
     message = (f"looks like columns 3-4 hold box centres, not top-left corners: {k:,} of the {n:,} boxes lie wholly "
                f"past the right or bottom edge of the {w}x{h} picture, each by at most half its own width or height "
@@ -261,7 +261,7 @@ def visibility_percent(seq: Sequence, ann: Annotations) -> Recognised | None:
     n = int(np.count_nonzero(percent))
     if n * 2 <= known:
         return None
-    lines = ann.rows.index.to_numpy()[percent]
+    lines = ann.line_numbers()[percent]
     message = (f"visibility is written in percent: {n:,} of {known:,} rows hold values above 1, up to "
                f"{float(vis[percent].max()):g}; MOT visibility is a ratio in [0, 1]: divide the column by 100")
     convention = Convention("visibility-percent", rows={"visibility-range": lines})

@@ -28,7 +28,7 @@ def _result(seq: Sequence) -> Annotations | None:
 def _place(seq: Sequence, ann: Annotations, i: int) -> Place:
     """Where row `i` (a position) of the result is: file, line, frame and id."""
     r = ann.rows
-    return Place(seq.label, ann.file, int(r.index.to_numpy()[i]), int(r["frame"].to_numpy()[i]),
+    return Place(seq.label, ann.file, int(r.index[i]), int(r["frame"].to_numpy()[i]),
                  int(r["id"].to_numpy()[i]))
 
 
@@ -139,7 +139,7 @@ def _duplicates(seq: Sequence, ann: Annotations, order: np.ndarray, f: np.ndarra
     firsts = order[k - 1]
     by_line = np.argsort(second, kind="stable")
     second, firsts = second[by_line], firsts[by_line]
-    lines, frames, tracks = ann.rows.index.to_numpy(), ann.rows["frame"].to_numpy(), ann.rows["id"].to_numpy()
+    lines, frames, tracks = ann.line_numbers(), ann.rows["frame"].to_numpy(), ann.rows["id"].to_numpy()
     first_of = dict(zip(second.tolist(), firsts.tolist(), strict=True))
 
     def message(i: int) -> str:

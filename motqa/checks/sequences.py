@@ -131,7 +131,7 @@ def frames_out_of_range(seq: Sequence) -> list[Finding]:
             continue
         frame = ann.rows["frame"].to_numpy()
         bad = (frame < 1) if length is None else (frame < 1) | (frame > length)
-        lines = ann.rows.index.to_numpy()[bad]
+        lines = ann.line_numbers()[bad]
         limit = f"outside 1..{length} (seqLength)" if length else "below 1"
 
         def message(x: int, rows: pd.DataFrame = ann.rows, limit: str = limit) -> str:
@@ -174,7 +174,7 @@ def boxes_outside(seq: Sequence, ids: frozenset[str], options: Options) -> list[
         sized = (bw > 0) & (bh > 0)
         outside = sized & ((miss_x >= 0) | (miss_y >= 0))
         far = outside & ((miss_x > mx) | (miss_y > my))
-        lines = r.index.to_numpy()
+        lines = ann.line_numbers()
 
         def far_message(x: int, r: pd.DataFrame = r) -> str:
             box, miss, _ = _miss(r, x, w, h, mx, my)

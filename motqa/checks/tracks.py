@@ -16,7 +16,7 @@ def check_tracks(seq: Sequence, ids: frozenset[str], options: Options) -> list[F
         return []
     frame = ann.rows["frame"].to_numpy()
     track = ann.rows["id"].to_numpy()
-    lines = ann.rows.index.to_numpy()
+    lines = ann.line_numbers()
     # One order serves both checks: by track, then frame, then line. A duplicate pair is adjacent
     # in it as well, and gt files come in this order already, so usually no sort is needed.
     f, t, ln = _by_track(frame, track, lines)
@@ -74,7 +74,7 @@ def keyframes_only(seq: Sequence) -> list[Finding]:
     ann = seq.gt
     if ann is None or not len(ann) or not seq.profile.has("keyframe-export"):
         return []
-    f, t, ln = _by_track(ann.rows["frame"].to_numpy(), ann.rows["id"].to_numpy(), ann.rows.index.to_numpy())
+    f, t, ln = _by_track(ann.rows["frame"].to_numpy(), ann.rows["id"].to_numpy(), ann.line_numbers())
     starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
     ends = np.r_[starts[1:], len(t)]
     sparse = [(s, e) for s, e in zip(starts.tolist(), ends.tolist(), strict=True)

@@ -46,8 +46,8 @@ if TYPE_CHECKING:
 
 _HEADER = struct.Struct("<Q")
 _WHOLE = "MOTQA_GX_STAND_IN_FAILURE"  # set when a worker starts again to import GE whole: why
-# A table as it crosses: (index values, {column: values}), numpy arrays, pickled in one copy.
-Table = tuple["np.ndarray", dict[str, "np.ndarray"]]
+# A table as it crosses: (index values, or the range they run, {column: values}).
+Table = tuple["np.ndarray | range", dict[str, "np.ndarray"]]
 
 
 class WorkerFailed(RuntimeError):
@@ -310,8 +310,13 @@ def to_table(df: pd.DataFrame, columns: frozenset[str] | None) -> Table:
     """The frame as it crosses to the worker: only the columns its suite reads (every one when
     that cannot be told), and the index (the file lines GE names). Views of the frame's own
     arrays, not copies: a sequence waiting for its findings holds its rows anyway."""
+    import pandas as pd
+
     keep = [c for c in df.columns if columns is None or c in columns]
-    return df.index.to_numpy(), {str(c): df[c].to_numpy() for c in keep}
+    index = df.index
+    # A RangeIndex crosses as its range: its to_numpy() would be kept with the frame (8 bytes a row).
+    lines = range(index.start, index.stop, index.step) if isinstance(index, pd.RangeIndex) else index.to_numpy()
+    return lines, {str(c): df[c].to_numpy() for c in keep}
 
 
 def from_table(table: Table) -> pd.DataFrame:
@@ -321,6 +326,8 @@ def from_table(table: Table) -> pd.DataFrame:
     import pandas as pd
 
     index, columns = table
+    if isinstance(index, range):
+        return pd.DataFrame(columns, index=pd.RangeIndex(index.start, index.stop, index.step))
     n = len(index)
     whole = n > 0 and index.dtype.kind == "i" and index[0] + n - 1 == index[-1] \
         and bool(np.array_equal(index, np.arange(index[0], index[0] + n, dtype=index.dtype)))

@@ -366,17 +366,21 @@ def _to_rows(values: np.ndarray, lines: np.ndarray, kind: str, width: int, label
         whole &= ok
     if not whole.all():  # copying 1M rows costs as much as the checks: only when a row goes
         values, lines = values[whole], lines[whole]
+    if not values.flags.writeable:
+        values = values.copy()
     data: dict[str, np.ndarray] = {c: values[:, i] for i, c in enumerate(cols)}
-    data["frame"] = data["frame"].astype(np.int64)
-    data["id"] = data["id"].astype(np.int64)
+    for c in ("frame", "id"):
+        # The whole numbers as int64, in the memory their floats held (`values` holds every column
+        # of the frame; its float frame and id are not read again): 16 bytes a row less.
+        ints = data[c].view(np.int64)
+        ints[...] = data[c].astype(np.int64)
+        data[c] = ints
     if kind == "gt" and width == 10:
         data["class"] = np.full(len(values), np.nan)
         data["visibility"] = np.full(len(values), np.nan)
     order = list(GT_COLUMNS if kind == "gt" else DET_COLUMNS) + [c for c in cols if c in WORLD_COLUMNS]
     # copy=False: the columns are views of `values`, which nothing else holds; a copy here is
     # a second pass over every row. (Writable, so that a consumer may still set a cell.)
-    if not values.flags.writeable:
-        data = {c: np.array(a) for c, a in data.items()}
     rows = pd.DataFrame({c: data[c] for c in order}, index=_line_index(lines), copy=False)
     return rows, findings
 
