@@ -184,17 +184,20 @@ def gate_steps(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None
         """As reported: conventions applied, folded, at the severities the configuration gives."""
         return [plan.severity(f) for f in fold([f for f in found if not explained(seq, f)])]
 
-    def finish(seq: Sequence, found: list[Finding], gx: GxFindings) -> list[Finding]:
-        """A sequence's GE findings joined to motqa's, then the observers and the summary."""
-        found = settled(seq, found + gx.findings())
+    def sum_up(seq: Sequence) -> None:
+        """What the run keeps of a checked sequence: its summary, its row of the sequences table."""
         if not seq.frames.folder:
             no_folder.append(seq.place(file=seq.info.im_dir.rstrip("/")))
         table_explained[seq.label] = table_checks(seq)
+        summaries.append(SequenceSummary.of(seq))
+        expectations.add_sequence(seq, summaries[-1].as_dict())
+
+    def finish(seq: Sequence, found: list[Finding], gx: GxFindings) -> list[Finding]:
+        """A sequence's GE findings joined to motqa's, then the observers."""
+        found = settled(seq, found + gx.findings())
         for observe in observers:
             observe(seq, found)
         findings.extend(found)
-        summaries.append(SequenceSummary.of(seq))
-        expectations.add_sequence(seq, summaries[-1].as_dict())
         return found
 
     # A checked sequence waits, still loaded, until GE (in its worker process) has validated its
@@ -202,8 +205,8 @@ def gate_steps(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None
     # starting (its import takes a second), the gate goes on to the next sequences: at most
     # MAX_WAITING wait, holding at most twice the rows of the largest sequence yet. Once GE has
     # answered, a sequence is finished before the next is loaded: memory is then that of one
-    # sequence. Sequences are finished (observed, summed up, yielded) in their order, whatever
-    # the timing.
+    # sequence. Sequences are summed up as checked and finished (observed, yielded) in their
+    # order, whatever the timing.
     waiting: deque[tuple[Sequence, list[Finding], GxFindings]] = deque()
     largest = 0
     try:
@@ -228,19 +231,20 @@ def gate_steps(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None
                 found += check.run(seq, ids, Options(cfg.images, bar, cfg.jobs, taker))
             if on_checked is not None:
                 on_checked(seq, settled(seq, found))
+            sum_up(seq)
             waiting.append((seq, found, gx))
             largest = max(largest, _rows(seq))
             while waiting and (waiting[0][2].done() or len(waiting) > MAX_WAITING
                                or sum(_rows(w[0]) for w in waiting) > 2 * largest):
                 done = waiting.popleft()
                 yield done[0], finish(*done)
+        table = expectations.submit_sequences()  # every sequence is checked: the table is whole
         if waiting and expectations.suites:
             progress.status("expectations")
         while waiting:
             done = waiting.popleft()
             yield done[0], finish(*done)
-        findings += fold([f for f in expectations.check_sequences()
-                          if f.check not in table_explained.get(f.sequence or "", frozenset())])
+        findings += fold([f for f in table() if f.check not in table_explained.get(f.sequence or "", frozenset())])
     finally:
         expectations.close()
     facts = DatasetFacts(no_folder, len(summaries) - len(no_folder), cfg.needs_frames)

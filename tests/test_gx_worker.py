@@ -138,7 +138,7 @@ def test_a_worker_that_dies_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     run_.engine.ready()
     run_.engine.worker.proc.kill()
     with pytest.raises(worker.WorkerFailed, match="killed by signal 9"):
-        run_.check_annotations(mot17())
+        run_.submit_annotations(mot17()).findings()
     run_.close()
     assert gate(mot17()).valid  # a new worker for the next run
 

@@ -84,10 +84,6 @@ class ExpectationRun:
                     pending.append((self.engine.validate(suite, ann.rows, f"{seq.label} {ann.file or ann.kind}"), ann))
         return GxFindings(seq, pending)
 
-    def check_annotations(self, seq: Sequence) -> list[Finding]:
-        """Run the gt and det suites on this sequence's rows and wait for their findings."""
-        return self.submit_annotations(seq).findings()
-
     def add_sequence(self, seq: Sequence, summary: dict[str, Any]) -> None:
         """Keep this sequence's row of the sequences table."""
         row = dict(summary)
@@ -111,22 +107,31 @@ class ExpectationRun:
     def _column(self, col: str) -> list[Any]:
         return [row.get(col) for row in self._rows]
 
-    def check_sequences(self) -> list[Finding]:
-        """Run the sequences suites on the table of every sequence seen."""
-        if self.engine is None:
-            return []
-        self.engine.ready()  # also when no sequence used it: a broken suite must not pass unseen
+    def submit_sequences(self) -> Callable[[], list[Finding]]:
+        """Send the table of every sequence seen to the sequences suites (once each sequence has
+        been added); the function returned waits for their findings."""
+        engine = self.engine
+        if engine is None:
+            return list
         if not self._rows:
-            return []
+            def nothing() -> list[Finding]:
+                engine.ready()  # also when no sequence used it: a broken suite must not pass unseen
+                return []
+
+            return nothing
         table = self.sequences_table()
-        pending = [self.engine.validate(suite, table, "the sequences table") for suite in self.suites
+        pending = [engine.validate(suite, table, "the sequences table") for suite in self.suites
                    if suite.target == "sequences"]
-        out: list[Finding] = []
-        for outcomes in pending:
-            for outcome in outcomes.result():
-                if not outcome.success:
-                    out += self._sequence_findings(outcome, table)
-        return out
+
+        def collect() -> list[Finding]:
+            out: list[Finding] = []
+            for outcomes in pending:
+                for outcome in outcomes.result():
+                    if not outcome.success:
+                        out += self._sequence_findings(outcome, table)
+            return out
+
+        return collect
 
     def _sequence_findings(self, outcome: Outcome, table: pd.DataFrame) -> list[Finding]:
         spec = outcome.spec
