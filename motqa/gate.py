@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from motqa.catalog import CHECKS
 from motqa.checks.conventions import explained, table_checks
@@ -130,8 +130,7 @@ class GateResult:
         return out
 
 
-# Checked sequences that may wait for their Great Expectations findings (gate_steps), besides the
-# one being checked.
+# Checked sequences that may wait for their Great Expectations findings (run_gate).
 MAX_WAITING = 3
 
 # Takes the bytes of a chunk of frames the image check read: (index of the first, their bytes,
@@ -150,26 +149,13 @@ def _rows(seq: Sequence) -> int:
 def run_gate(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
              observers: tuple[Observer, ...] = (), on_checked: Observer | None = None,
              on_loaded: Callable[[Sequence], FrameTaker | None] | None = None) -> GateResult:
-    """The whole gate (gate_steps, every step taken)."""
-    steps = gate_steps(ds, cfg, progress, observers, on_checked, on_loaded)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return cast(GateResult, done.value)
-
-
-def gate_steps(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None,
-               observers: tuple[Observer, ...] = (), on_checked: Observer | None = None,
-               on_loaded: Callable[[Sequence], FrameTaker | None] | None = None,
-               ) -> Generator[tuple[Sequence, list[Finding]], None, GateResult]:
-    """The gate, one sequence at a time: yields each sequence, still loaded, with its findings
-    (at the severities the configuration gives them) once its checks have run, and returns the
-    GateResult when the checks of the whole run have run too. `on_loaded` gets each sequence as
-    soon as it is loaded and may return what takes the bytes of the frames the image check reads,
-    in order; `on_checked` gets each sequence and its findings so far as soon as motqa's own checks
-    have run, before the Great Expectations suites and the observers (ingest streams frames to its
-    writer this way: motqa/ingest.py)."""
+    """The gate, one sequence at a time, and the GateResult of the whole run. `observers` get
+    each sequence, still loaded, with its findings (at the severities the configuration gives
+    them) once all its checks have run. `on_loaded` gets each sequence as soon as it is loaded and
+    may return what takes the bytes of the frames the image check reads, in order; `on_checked`
+    gets each sequence and its findings so far as soon as motqa's own checks have run, before the
+    Great Expectations suites and the observers (ingest streams frames to its writer this way:
+    motqa/ingest.py)."""
     progress = progress or Progress(False)
     plan = cfg.plan()
     findings = [f for f in ds.findings if plan.keeps(f.check)]
@@ -192,28 +178,26 @@ def gate_steps(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None
         summaries.append(SequenceSummary.of(seq))
         expectations.add_sequence(seq, summaries[-1].as_dict())
 
-    def finish(seq: Sequence, found: list[Finding], gx: GxFindings) -> list[Finding]:
+    def finish(seq: Sequence, found: list[Finding], gx: GxFindings) -> None:
         """A sequence's GE findings joined to motqa's, then the observers."""
         found = settled(seq, found + gx.findings())
         for observe in observers:
             observe(seq, found)
         findings.extend(found)
-        return found
 
     # A checked sequence waits, still loaded, until GE (in its worker process) has validated its
     # rows (submitted before motqa's checks of it, so GE works while they run). While GE is still
     # starting (its import takes a second), the gate goes on to the next sequences: at most
     # MAX_WAITING wait, holding at most twice the rows of the largest sequence yet. Once GE has
     # answered, a sequence is finished before the next is loaded: memory is then that of one
-    # sequence. Sequences are summed up as checked and finished (observed, yielded) in their
+    # sequence. Sequences are summed up as checked and finished (GE findings, observers) in their
     # order, whatever the timing.
     waiting: deque[tuple[Sequence, list[Finding], GxFindings]] = deque()
     largest = 0
     try:
         for n, ref in enumerate(ds.sequences, start=1):
             while waiting and (waiting[0][2].done() or expectations.started()):
-                done = waiting.popleft()
-                yield done[0], finish(*done)
+                finish(*waiting.popleft())
             where = f"[{n}/{len(ds.sequences)}] {ref.label}"
             progress.status(f"{where}: reading")
             seq = ref.load()
@@ -236,14 +220,12 @@ def gate_steps(ds: MotDataset, cfg: GateConfig, progress: Progress | None = None
             largest = max(largest, _rows(seq))
             while waiting and (waiting[0][2].done() or len(waiting) > MAX_WAITING
                                or sum(_rows(w[0]) for w in waiting) > 2 * largest):
-                done = waiting.popleft()
-                yield done[0], finish(*done)
+                finish(*waiting.popleft())
         table = expectations.submit_sequences()  # every sequence is checked: the table is whole
         if waiting and expectations.suites:
             progress.status("expectations")
         while waiting:
-            done = waiting.popleft()
-            yield done[0], finish(*done)
+            finish(*waiting.popleft())
         findings += fold([f for f in table() if f.check not in table_explained.get(f.sequence or "", frozenset())])
     finally:
         expectations.close()
