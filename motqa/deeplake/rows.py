@@ -29,7 +29,7 @@ window at a time.
 Why a row per frame: Deep Lake 4 stores a cell as one object, written and read whole. A sequence
 of 3,315 1080p frames in one cell (layout 1) took 1.9 GB to commit, twice that for a sequence
 twice as long, and its whole 600 MB to read one frame; a row per frame is committed a part at a
-time in flat memory, 2.5 to 10 times faster (bench/README, "Memory").
+time in flat memory, 2.5 to 10 times faster (bench/README, "Ingest and memory").
 
 Dataset metadata (strings): motqa_version, motqa_layout, motqa_state ("published" once complete),
 source, benchmark (comma-separated when mixed), gate (JSON of the gate result: counts, sequences
