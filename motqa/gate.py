@@ -11,7 +11,7 @@ from typing import Any
 
 from motqa.catalog import CHECKS
 from motqa.checks.conventions import explained, table_checks
-from motqa.checks.registry import FRAMES, DatasetFacts, Options
+from motqa.checks.registry import FRAMES, DatasetFacts, FrameTaker, Options
 from motqa.errors import UsageError
 from motqa.expectations.run import ExpectationRun, GxFindings
 from motqa.findings import fold
@@ -132,10 +132,6 @@ class GateResult:
 
 # Checked sequences that may wait for their Great Expectations findings (run_gate).
 MAX_WAITING = 3
-
-# Takes the bytes of a chunk of frames the image check read: (index of the first, their bytes,
-# None for a frame that could not be read), chunk after chunk in order.
-FrameTaker = Callable[[int, list[bytes | None]], None]
 
 # Called with each sequence and its findings while it is loaded (the report samples frames).
 Observer = Callable[[Sequence, list[Finding]], None]

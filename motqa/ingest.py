@@ -84,34 +84,44 @@ def _gate_into(feed: FrameFeed, mot: MotDataset, cfg: GateConfig, progress: Prog
     nothing after the first sequence with a finding at the failing severity (the gate will refuse:
     the rest is only checked, and the writer stops)."""
     refused = False
-    streaming: list[tuple[Sequence, FrameTap]] = []  # the sequence whose frames go to the writer now
+    # The sequence being checked, and what the writer has of it: its tap, or why it cannot be
+    # stored. That WriteError (an id out of uint32, a frame file that cannot be read) is said only
+    # once the sequence passes the gate: where the gate refuses it, the refusal is the answer.
+    current: tuple[Sequence, FrameTap | WriteError] | None = None
 
     def loaded(seq: Sequence) -> FrameTaker | None:
+        nonlocal current
+        current = None
         if refused or feed.closed:
             return None
         try:
             item = prepare(seq)
-        except WriteError as e:  # cannot be stored: the writer fails with it
-            feed.fail(e)
+        except WriteError as e:
+            current = seq, e
             return None
         feed.begin(item)
         if item.rows is None:
             return None
-        tap = FrameTap(feed, len(seq.frames))
-        streaming.append((seq, tap))
+        tap = FrameTap(feed, len(seq.frames), seq.label)
+        current = seq, tap
         return tap
 
     def checked(seq: Sequence, found: list[Finding]) -> None:
         nonlocal refused
         refused = refused or any(f.severity >= cfg.fail_on for f in found)
-        if not streaming or streaming[-1][0] is not seq:
+        if current is None or current[0] is not seq:
             return
-        _, tap = streaming.pop()
+        held = current[1]
         if refused:
             feed.finish(Stop())  # the writer deletes what it wrote; the gate checks on
             return
-        tap.rest(seq)
-        feed.end()
+        if isinstance(held, FrameTap):
+            held.rest(seq)
+            held = held.unreadable or held
+        if isinstance(held, WriteError):
+            feed.fail(held)
+        else:
+            feed.end()
 
     result = run_gate(mot, cfg, progress, observers, on_checked=checked, on_loaded=loaded)
     feed.finish(_metadata(result) if result.valid else Stop())
@@ -120,16 +130,24 @@ def _gate_into(feed: FrameFeed, mot: MotDataset, cfg: GateConfig, progress: Prog
 
 class FrameTap:
     """The image check's bytes to the writer, chunk by chunk in order; rest() reads (once) the
-    frames the checks did not."""
+    frames the checks did not. A frame that cannot be read stops the handing over: `unreadable`
+    says why the sequence cannot be stored, should the gate let it pass."""
 
-    def __init__(self, feed: FrameFeed, count: int) -> None:
-        self.feed, self.count, self.given = feed, count, 0
+    def __init__(self, feed: FrameFeed, count: int, label: str) -> None:
+        self.feed, self.count, self.label, self.given = feed, count, label, 0
+        self.unreadable: WriteError | None = None
 
     def __call__(self, start: int, data: list[bytes | None]) -> None:
         if start != self.given:
             raise RuntimeError(f"frames {start}.. handed over after {self.given}: out of order")
-        self.feed.frames(data)
         self.given += len(data)
+        if self.unreadable is not None:
+            return
+        read = [d for d in data if d is not None]
+        if len(read) < len(data):
+            self.unreadable = WriteError(f"{self.label}: a frame file cannot be read; it cannot be stored")
+            return
+        self.feed.frames(read)
 
     def rest(self, seq: Sequence) -> None:
         for a in range(self.given, self.count, rows.WINDOW):
@@ -138,7 +156,7 @@ class FrameTap:
                 try:
                     chunk.append(seq.frames.read(i))
                 except OSError:
-                    chunk.append(None)  # the writer says it cannot store it
+                    chunk.append(None)
             self(a, chunk)
 
 
@@ -175,7 +193,7 @@ class FrameFeed:
     def begin(self, item: Prepared) -> None:
         self._put("begin", item)
 
-    def frames(self, data: list[bytes | None]) -> None:
+    def frames(self, data: list[bytes]) -> None:
         self._put("frames", data)
 
     def end(self) -> None:
@@ -208,7 +226,7 @@ class FrameFeed:
 
     def _take(self) -> tuple[str, Any]:
         with self._cond:
-            self._cond.wait_for(lambda: self._events or isinstance(self._end, Stop) or self._end is not None)
+            self._cond.wait_for(lambda: self._events or self._end is not None)
             if isinstance(self._end, Stop):  # a refusal or a failure ends it at once
                 raise self._end
             if not self._events:
@@ -238,12 +256,11 @@ class FrameFeed:
             kind, value = self._take()
             if kind == "end":
                 return
+            if kind == "fail":
+                raise value
             if kind != "frames":
                 raise RuntimeError(f"the feed gave {kind} within the frames of {label}")
-            for data in value:
-                if data is None:
-                    raise WriteError(f"{label}: a frame file cannot be read; it cannot be stored")
-                yield data
+            yield from value
 
     def metadata(self) -> Mapping[str, str]:
         with self._cond:

@@ -156,6 +156,44 @@ def test_refused_by_a_finding_of_the_whole_run_after_every_sequence_was_written(
     assert not target.exists() and leftovers(tmp_path) == []
 
 
+def test_what_cannot_be_stored_but_is_refused_is_a_refusal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A negative track id cannot be stored as uint32, and the gate refuses it (id-invalid): the
+    refusal is the answer (exit 1, nothing left), though the writer gets the sequence's rows as it
+    is loaded; told to let it pass, the writer says why it cannot store it (exit 2)."""
+    source = _demo(tmp_path / "mot")
+    gt = source / "train/DEMO-01/gt/gt.txt"
+    lines = gt.read_text().splitlines()
+    cells = lines[2].split(",")
+    lines[2] = ",".join([cells[0], "-3", *cells[2:]])
+    gt.write_text("\n".join(lines) + "\n")
+    target = tmp_path / "out" / "mot.dl"
+    args = ["ingest", str(source), str(target), "-q", "--no-shipped-expectations"]
+    assert run(args) == 1
+    assert "refused by the gate" in capsys.readouterr().err and not target.parent.exists()
+    assert run([*args, "--ignore", "id-invalid"]) == 2
+    assert "track id -3 cannot be stored as uint32" in capsys.readouterr().err and not target.parent.exists()
+
+
+def test_a_frame_that_cannot_be_read_is_refused_or_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A frame file the image check cannot read is image-unreadable: refused. Ignored, the
+    sequence passes the gate but cannot be stored: not written, saying why."""
+    source = _demo(tmp_path / "mot")
+    read_frame = tree.read_frame
+
+    def failing(path: Path) -> bytes:
+        if path.name == "000005.jpg" and "DEMO-02" in str(path):
+            raise OSError(5, "Input/output error (planted)")
+        return read_frame(path)
+
+    monkeypatch.setattr(tree, "read_frame", failing)
+    refused = _ingest(source, tmp_path / "a.dl")
+    assert refused.status == "refused" and not (tmp_path / "a.dl").exists()
+    assert [f.place.frame for f in refused.result.findings if f.check == "image-unreadable"] == [5]
+    ignored = _ingest(source, tmp_path / "b.dl", ignore=["image-unreadable"])
+    assert ignored.status == "not written" and "a frame file cannot be read" in ignored.detail
+    assert not (tmp_path / "b.dl").exists() and leftovers(tmp_path) == []
+
+
 def test_a_write_that_fails_mid_gate_still_gives_the_whole_gate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
     source = _demo(tmp_path / "mot")

@@ -14,6 +14,10 @@ from typing import TypeVar
 from motqa.catalog import CHECKS, CheckInfo
 from motqa.model import Finding, Place, Sequence
 
+# Takes the bytes of a chunk of frames the image check read: (index of the first, their bytes,
+# None for a frame that could not be read), chunk after chunk in order.
+FrameTaker = Callable[[int, list[bytes | None]], None]
+
 
 @dataclass(frozen=True)
 class Options:
@@ -23,8 +27,7 @@ class Options:
     images: str = "decode"
     on_frame: Callable[[int], None] | None = None
     jobs: int | None = None
-    # Gets the bytes of the frames the image check reads, in order (ingest stores them).
-    on_bytes: Callable[[int, list[bytes | None]], None] | None = None
+    on_bytes: FrameTaker | None = None  # the bytes of the frames the image check reads (ingest stores them)
 
 
 Run = Callable[[Sequence, frozenset[str], Options], list[Finding]]
